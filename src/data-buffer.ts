@@ -1,0 +1,982 @@
+/**
+ * The public class. It owns the life of every item: buffered in its key's open batch, then taken into
+ * a delivery that runs in its partition until it is delivered, handed to `handleError`, or dumped.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { channels, hasFlushSubscribers } from './diagnostics.js';
+import { DropReporter } from './drop-reporter.js';
+import {
+  BufferClosedError,
+  BufferFullError,
+  DeliveryTimeoutError,
+  describe,
+  FlushTimeoutError,
+  NonRetryableError,
+  ReadyTimeoutError,
+  ShutdownError,
+  toError,
+} from './errors.js';
+import { drainBeforeExit, forgetExitDrain } from './exit-hook.js';
+import {
+  type DataBufferOptions,
+  type DropReason,
+  type ErrorInfo,
+  type FailureReason,
+  type FlushInfo,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
+import { createPartitioner, type Partitioner } from './partition.js';
+import { Queue } from './queue.js';
+import { retryWait } from './retry.js';
+import { DeadlineQueue, resolutionFor } from './scheduler.js';
+import { Counters, type DataBufferStats } from './stats.js';
+import type { BatchStore, OpenBatch } from './store.js';
+import { MemoryStore } from './stores/memory.js';
+import { now, SLICE_MS, startTimer, type Timer, yieldToEventLoop } from './timers.js';
+
+/** What one partition is doing, as reported by {@link DataBuffer.info}. */
+export interface PartitionInfo {
+  /** The partition's index, 0 based. */
+  readonly partition: number;
+  /** Keys of this partition holding items (buffered or in delivery). */
+  readonly keys: number;
+  /** Items held by this partition: buffered, queued, in flight and waiting for a retry. */
+  readonly items: number;
+  /** `handleFlush` calls running now (0 or 1: a partition runs one at a time). */
+  readonly inFlight: number;
+  /** Batches waiting for their turn in this partition. */
+  readonly queued: number;
+  /** Batches waiting out a retry delay. */
+  readonly retrying: number;
+}
+
+/** Options of {@link DataBuffer.close}. */
+export interface CloseOptions {
+  /**
+   * Longest the close may take, in ms. Batches still undelivered then go to `handleError` with a
+   * {@link ShutdownError} (reason `'shutdown'`). @default Infinity (wait for every retry)
+   */
+  timeout?: number;
+}
+
+/** What {@link DataBuffer.close} did, counted in items from the moment `close()` was called. */
+export interface CloseReport {
+  /** Items delivered while closing. */
+  readonly delivered: number;
+  /** Items handed to `handleError` while closing, for any reason. */
+  readonly failed: number;
+  /** Of `failed`, the items that were still undelivered at the deadline. */
+  readonly abandoned: number;
+  /** Items dropped under `onFull` while closing. */
+  readonly dropped: number;
+  /** Whether the deadline was reached. */
+  readonly timedOut: boolean;
+}
+
+/** Options of {@link DataBuffer.ready}. */
+export interface ReadyOptions {
+  /** Reject with a {@link ReadyTimeoutError} when no room was made in time, in ms. @default Infinity */
+  timeout?: number;
+  /** Stop waiting when this signal aborts (rejects with its reason). */
+  signal?: AbortSignal;
+}
+
+const QUEUED = 0;
+const RUNNING = 1;
+const RETRYING = 2;
+const FAILING = 3;
+const ABANDONED = 4;
+const SETTLED = 5;
+type DeliveryState =
+  | typeof QUEUED
+  | typeof RUNNING
+  | typeof RETRYING
+  | typeof FAILING
+  | typeof ABANDONED
+  | typeof SETTLED;
+
+/**
+ * A batch taken out of the store for delivery. Invariants: a key has at most one delivery that has
+ * started (the head of its pipeline), and the others wait behind it in order.
+ */
+interface Delivery<K, V> {
+  readonly key: K;
+  readonly items: V[];
+  readonly bytes: number;
+  readonly partition: number;
+  /** Take order; flushAll and close wait for every delivery up to a given seq. */
+  readonly seq: number;
+  attempt: number;
+  firstAttemptAt: number;
+  state: DeliveryState;
+  lastError: Error | undefined;
+  retryTimer: Timer | undefined;
+  /** Fails the running attempt at once (flush timeout or shutdown). */
+  interrupt: ((reason: Error) => void) | undefined;
+  attemptTimer: Timer | undefined;
+  /** Resolved once the delivery settles; created only when someone waits. */
+  waiters: (() => void)[] | undefined;
+}
+
+/** One partition: runs its deliveries one at a time, oldest first. */
+interface Lane<K, V> {
+  readonly queue: Queue<Delivery<K, V>>;
+  running: boolean;
+}
+
+/** Waits for every delivery with `seq <= target` to settle. */
+interface SettleWaiter {
+  readonly target: number;
+  remaining: number;
+  readonly resolve: () => void;
+}
+
+/** The `info` object given to `handleFlush`; its `signal` is created only when a handler reads it. */
+class AttemptInfo<M> implements FlushInfo<M> {
+  readonly attempt: number;
+  readonly partition: number;
+  readonly meta: M;
+  readonly batchId: string;
+  #controller: AbortController | undefined;
+  #abortedWith: Error | undefined;
+
+  constructor(attempt: number, partition: number, meta: M, batchId: string) {
+    this.attempt = attempt;
+    this.partition = partition;
+    this.meta = meta;
+    this.batchId = batchId;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortedWith !== undefined) this.#controller.abort(this.#abortedWith);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: Error): void {
+    if (this.#abortedWith !== undefined) return;
+    this.#abortedWith = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+/**
+ * Buffers items per key and flushes each key's list to `handleFlush` after `interval` ms (plus jitter)
+ * or as soon as it holds `maxSize` items, retrying failed flushes and handing what still fails to
+ * `handleError`.
+ *
+ * @typeParam K - keys; any value, compared as `Map` keys are (primitives by value, objects by identity).
+ * @typeParam V - the buffered items.
+ * @typeParam M - the type of the `meta` option.
+ *
+ * @example
+ * ```ts
+ * const buffer = new DataBuffer<string, PageView>({
+ *   handleFlush: async (path, views) => db.insertViews(path, views),
+ *   interval: 10_000,
+ * });
+ * buffer.insert('/home', view);
+ * ```
+ *
+ * Or, as in the Elixir original, subclass it and override `handleFlush` (and `handleError`).
+ */
+export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncDisposable {
+  readonly #options: ResolvedOptions<K, V, M>;
+  readonly #store: BatchStore<K, V> = new MemoryStore<K, V>();
+  readonly #deadlines: DeadlineQueue<OpenBatch<K, V>>;
+  readonly #lanes: Lane<K, V>[];
+  readonly #partitionOf: Partitioner;
+  /** Keys with deliveries, each key's in take order: the head is the one started (or next to start). */
+  readonly #pipelines = new Map<K, Delivery<K, V>[]>();
+  /** Every delivery not yet settled, in take order. */
+  readonly #active = new Set<Delivery<K, V>>();
+  readonly #counters = new Counters();
+  readonly #drops: DropReporter;
+  readonly #batchIdPrefix = randomUUID();
+  /** Hot-path copies of options. */
+  readonly #maxBuffered: number;
+  readonly #maxBytes: number;
+  readonly #measureBytes: boolean;
+  #held = 0;
+  #heldBytes = 0;
+  #seq = 0;
+  #settleWaiters: SettleWaiter[] = [];
+  #readyWaiters: ((error?: unknown) => void)[] = [];
+  #closed = false;
+  #closing: Promise<CloseReport> | undefined;
+  /** Timers hold the process open while closing or exiting; otherwise they are unref'd. */
+  #keepAlive = false;
+  #watchedForExit = false;
+
+  /**
+   * @param options - see {@link DataBufferOptions}; `handleFlush` is required unless a subclass overrides it.
+   * @throws TypeError / RangeError when an option is invalid, naming the option, the value and what is allowed.
+   */
+  constructor(options?: DataBufferOptions<K, V, M>) {
+    const resolved = resolveOptions(options);
+    if (resolved.handleFlush === undefined && this.handleFlush === DataBuffer.prototype.handleFlush) {
+      throw new TypeError(
+        'Expected `handleFlush` to be a function (or a subclass to override the `handleFlush` method), got `undefined` (undefined)',
+      );
+    }
+    this.#options = resolved;
+    this.#maxBuffered = resolved.maxBuffered;
+    this.#maxBytes = resolved.maxBufferedBytes;
+    this.#measureBytes = resolved.maxBufferedBytes !== Number.POSITIVE_INFINITY;
+    this.#deadlines = new DeadlineQueue(resolutionFor(resolved.interval), (batch) => {
+      if (batch.open) this.#take(batch);
+    });
+    this.#lanes = Array.from({ length: resolved.partitions }, () => ({ queue: new Queue(), running: false }));
+    this.#partitionOf = createPartitioner(resolved.partitions);
+    this.#drops = new DropReporter(resolved.logger, resolved.onFull);
+  }
+
+  /**
+   * Writes one batch. Calls the `handleFlush` option; a subclass may override this method instead.
+   * It succeeds when it returns or resolves, and fails when it throws, rejects or runs past `flushTimeout`.
+   * Do not mutate `items`: a retry and `handleError` receive the same array.
+   */
+  handleFlush(key: K, items: V[], info: FlushInfo<M>): unknown {
+    return (this.#options.handleFlush as NonNullable<ResolvedOptions<K, V, M>['handleFlush']>)(
+      key,
+      items,
+      info,
+    );
+  }
+
+  /**
+   * Receives a batch that could not be delivered. Calls the `handleError` option; a subclass may
+   * override this method instead. Without either, the loss is reported through `logger.error`.
+   */
+  handleError(key: K, items: V[], error: Error, info: ErrorInfo<M>): unknown {
+    const handler = this.#options.handleError;
+    if (handler !== undefined) return handler(key, items, error, info);
+    this.#counters.lost += items.length;
+    this.#options.logger.error(
+      `data-buffer: lost ${items.length} item(s) of key ${describe(key)} (${info.reason} after ${info.attempts} attempt(s)); no handleError is set: ${error.message}`,
+      { key, count: items.length, reason: info.reason, batchId: info.batchId, error },
+    );
+    return undefined;
+  }
+
+  /**
+   * Adds an item to the key's list. Synchronous and O(1).
+   * @returns `false` when the buffer is full after this insert (wait for {@link ready}) or when
+   * `onFull: 'drop-newest'` dropped the item; `true` otherwise.
+   * @throws {@link BufferClosedError} after `close()`; {@link BufferFullError} under `onFull: 'throw'`.
+   */
+  insert(key: K, value: V): boolean {
+    if (this.#closed) throw new BufferClosedError('insert');
+    const bytes = this.#measureBytes ? this.#sizeOf(value) : 0;
+    if (this.#isFullFor(bytes) && !this.#admitWhenFull(key, value, bytes)) {
+      return false;
+    }
+    this.#add(key, value, bytes);
+    this.#counters.inserted++;
+    if (channels.insert.hasSubscribers) channels.insert.publish({ buffer: this, key, items: [value] });
+    return this.#held < this.#maxBuffered && this.#heldBytes < this.#maxBytes;
+  }
+
+  /**
+   * Adds several items to the key's list, in order; a batch never grows past `maxSize`, so a long list
+   * is split across batches. Under `onFull: 'throw'`, nothing is inserted unless everything fits.
+   * @returns as {@link insert}: `false` when the buffer is full afterwards or items were dropped.
+   */
+  insertMany(key: K, values: Iterable<V>): boolean {
+    if (this.#closed) throw new BufferClosedError('insertMany');
+    const list = Array.isArray(values) ? (values as V[]) : toArray(values);
+    if (this.#options.onFull === 'throw') this.#assertFits(list);
+    let allStored = true;
+    let stored: V[] | undefined;
+    const publishing = channels.insert.hasSubscribers;
+    for (const value of list) {
+      const bytes = this.#measureBytes ? this.#sizeOf(value) : 0;
+      if (this.#isFullFor(bytes) && !this.#admitWhenFull(key, value, bytes)) {
+        allStored = false;
+        continue;
+      }
+      this.#add(key, value, bytes);
+      this.#counters.inserted++;
+      if (publishing) {
+        stored ??= [];
+        stored.push(value);
+      }
+    }
+    if (stored !== undefined) channels.insert.publish({ buffer: this, key, items: stored });
+    return allStored && this.#held < this.#maxBuffered && this.#heldBytes < this.#maxBytes;
+  }
+
+  /** Items held under `key`: buffered, queued, in flight or waiting for a retry; 0 when none. */
+  count(key: K): number {
+    let count = this.#store.get(key)?.items.length ?? 0;
+    const pipeline = this.#pipelines.get(key);
+    if (pipeline !== undefined) for (const delivery of pipeline) count += delivery.items.length;
+    return count;
+  }
+
+  /** Items held under all keys: buffered, queued, in flight or waiting for a retry. */
+  get size(): number {
+    return this.#held;
+  }
+
+  /** Whether `close()` has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Flushes the key now, without waiting for its interval. Resolves once every item inserted under
+   * the key before the call is handled: delivered, or handed to `handleError`.
+   */
+  async flush(key: K): Promise<void> {
+    const batch = this.#store.get(key);
+    if (batch !== undefined) this.#take(batch);
+    const pipeline = this.#pipelines.get(key);
+    if (pipeline === undefined) return;
+    const last = pipeline[pipeline.length - 1] as Delivery<K, V>;
+    last.waiters ??= [];
+    const waiters = last.waiters;
+    await new Promise<void>((resolve) => waiters.push(resolve));
+  }
+
+  /** Flushes every key now and resolves once everything held before the call is handled. */
+  async flushAll(): Promise<void> {
+    await this.#takeAllOpen();
+    await this.#settledUpTo(this.#seq);
+  }
+
+  /**
+   * Takes every item that has not started delivery out of the buffer, without calling `handleFlush`,
+   * grouped by key in insertion order. Batches in flight or waiting for a retry stay in the buffer.
+   */
+  dump(): Map<K, V[]> {
+    const dumped = new Map<K, V[]>();
+    for (const [key, pipeline] of this.#pipelines) {
+      const head = pipeline[0] as Delivery<K, V>;
+      const from = head.state === QUEUED && head.attempt === 0 ? 0 : 1;
+      for (let i = from; i < pipeline.length; i++) {
+        const delivery = pipeline[i] as Delivery<K, V>;
+        appendTo(dumped, key, delivery.items);
+        this.#counters.dumped += delivery.items.length;
+        this.#release(delivery);
+      }
+      if (from === 0) this.#pipelines.delete(key);
+      else pipeline.length = 1;
+    }
+    for (const batch of this.#store.values()) {
+      const bytes = batch.bytes;
+      const items = this.#store.take(batch);
+      appendTo(dumped, batch.key, items);
+      this.#counters.dumped += items.length;
+      this.#held -= items.length;
+      this.#heldBytes -= bytes;
+    }
+    this.#deadlines.clear();
+    this.#afterRelease();
+    return dumped;
+  }
+
+  /** One entry per partition: its keys, items, and the flushes running, queued and retrying. */
+  info(): PartitionInfo[] {
+    const parts = this.#lanes.map((_, partition) => ({
+      partition,
+      keys: 0,
+      items: 0,
+      inFlight: 0,
+      queued: 0,
+      retrying: 0,
+    }));
+    for (const batch of this.#store.values()) {
+      const part = parts[this.#partitionOf(batch.key)]!;
+      part.items += batch.items.length;
+      if (!this.#pipelines.has(batch.key)) part.keys++;
+    }
+    for (const pipeline of this.#pipelines.values()) {
+      const part = parts[pipeline[0]!.partition]!;
+      part.keys++;
+      for (const delivery of pipeline) {
+        part.items += delivery.items.length;
+        if (delivery.state === RUNNING || delivery.state === FAILING) part.inFlight++;
+        else if (delivery.state === RETRYING) part.retrying++;
+        else if (delivery.state === QUEUED) part.queued++;
+      }
+    }
+    return parts;
+  }
+
+  /** Counters since the buffer was created, in items and batches, and the flush latency. */
+  stats(): DataBufferStats {
+    return this.#counters.snapshot(this.#held);
+  }
+
+  /**
+   * Resolves once the buffer has room for more items (under `maxBuffered` and `maxBufferedBytes`).
+   * Pair it with `insert`'s return value: `if (!buffer.insert(k, v)) await buffer.ready();`.
+   * @throws {@link ReadyTimeoutError} after `timeout` ms; {@link BufferClosedError} if the buffer closes.
+   */
+  ready(options: ReadyOptions = {}): Promise<void> {
+    if (this.#closed) return Promise.reject(new BufferClosedError('ready'));
+    if (this.#hasRoom()) return Promise.resolve();
+    const { timeout = Number.POSITIVE_INFINITY, signal } = options;
+    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
+      throw new RangeError(`Expected \`timeout\` to be a number >= 0 or Infinity, got ${describe(timeout)}`);
+    }
+    signal?.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
+      let timer: Timer | undefined;
+      const done = (error?: unknown) => {
+        timer?.cancel();
+        signal?.removeEventListener('abort', onAbort);
+        this.#readyWaiters = this.#readyWaiters.filter((waiter) => waiter !== settle);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const settle = (error?: unknown) => done(error);
+      const onAbort = () => done(signal?.reason);
+      if (timeout !== Number.POSITIVE_INFINITY) {
+        // Ref'd: the caller is waiting on it, so it must not let the process exit under them.
+        timer = startTimer(() => done(new ReadyTimeoutError(timeout)), timeout, true);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#readyWaiters.push(settle);
+    });
+  }
+
+  /**
+   * Stops accepting items, stops the timers, flushes everything and waits for every delivery,
+   * retries included. Idempotent: later calls return the first call's promise.
+   * @returns what happened while closing.
+   */
+  close(options: CloseOptions = {}): Promise<CloseReport> {
+    if (this.#closing !== undefined) return this.#closing;
+    const timeout = options.timeout ?? Number.POSITIVE_INFINITY;
+    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
+      throw new RangeError(`Expected \`timeout\` to be a number >= 0 or Infinity, got ${describe(timeout)}`);
+    }
+    this.#closed = true;
+    this.#closing = this.#shutdown(timeout);
+    return this.#closing;
+  }
+
+  /** `await using buffer = new DataBuffer(…)` closes the buffer at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- inserting ----------------------------------------------------------------------------------
+
+  #sizeOf(value: V): number {
+    const bytes = this.#options.sizeOf(value);
+    if (!(bytes >= 0) || bytes === Number.POSITIVE_INFINITY) {
+      throw new TypeError(`Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`);
+    }
+    return bytes;
+  }
+
+  #add(key: K, value: V, bytes: number): void {
+    this.#held++;
+    this.#heldBytes += bytes;
+    let batch = this.#store.get(key);
+    if (batch === undefined) {
+      const { maxSize, maxSizeJitter, interval, jitter } = this.#options;
+      const limit = maxSizeJitter === 0 ? maxSize : maxSize + Math.floor(Math.random() * (maxSizeJitter + 1));
+      batch = this.#store.open(key, value, bytes, limit);
+      this.#deadlines.add(batch, now() + interval + (jitter === 0 ? 0 : Math.random() * jitter));
+      if (!this.#watchedForExit) this.#watchForExit();
+    } else {
+      this.#store.push(batch, value, bytes);
+    }
+    if (batch.items.length >= batch.limit) this.#take(batch);
+  }
+
+  #hasRoom(): boolean {
+    return this.#held < this.#maxBuffered && this.#heldBytes < this.#maxBytes;
+  }
+
+  /** The buffer is full: apply `onFull`. Returns whether the item should be stored. */
+  #admitWhenFull(key: K, value: V, bytes: number): boolean {
+    switch (this.#options.onFull) {
+      case 'block':
+        return true;
+      case 'throw':
+        throw new BufferFullError(this.#fullness(bytes));
+      case 'drop-newest':
+        this.#dropped(key, [value], 'drop-newest');
+        return false;
+      case 'drop-oldest':
+        if (this.#evictOldest(bytes)) return true;
+        this.#dropped(key, [value], 'drop-newest');
+        return false;
+    }
+  }
+
+  #fullness(bytes: number): string {
+    return this.#held >= this.#maxBuffered
+      ? `maxBuffered is ${this.#maxBuffered} items`
+      : `maxBufferedBytes is ${this.#maxBytes}, ${this.#heldBytes} held, the item is ${bytes}`;
+  }
+
+  #assertFits(values: V[]): void {
+    let bytes = 0;
+    if (this.#measureBytes) for (const value of values) bytes += this.#sizeOf(value);
+    if (this.#held + values.length > this.#maxBuffered || this.#heldBytes + bytes > this.#maxBytes) {
+      throw new BufferFullError(
+        `${values.length} item(s) of ${bytes} bytes do not fit: ${this.#held}/${this.#maxBuffered} items, ${this.#heldBytes}/${this.#maxBytes} bytes held`,
+      );
+    }
+  }
+
+  #isFullFor(bytes: number): boolean {
+    return this.#held >= this.#maxBuffered || this.#heldBytes + bytes > this.#maxBytes;
+  }
+
+  /**
+   * Drops the oldest buffered items until an item of `bytes` fits. Only buffered items can go: those
+   * already in delivery stay. Returns false when that is not enough.
+   */
+  #evictOldest(bytes: number): boolean {
+    while (this.#isFullFor(bytes)) {
+      const batch = this.#store.oldest();
+      if (batch === undefined) return false;
+      const evicted: V[] = [];
+      while (batch.items.length > 0 && this.#isFullFor(bytes)) {
+        const itemBytes = this.#measureBytes ? this.#sizeOf(batch.items[0] as V) : 0;
+        evicted.push(this.#store.shift(batch, itemBytes) as V);
+        this.#held--;
+        this.#heldBytes -= itemBytes;
+      }
+      if (batch.items.length === 0) this.#store.take(batch);
+      this.#dropped(batch.key, evicted, 'drop-oldest', true);
+    }
+    return true;
+  }
+
+  /** Counts, reports and hands out dropped items. `held` says they were counted in `#held` already. */
+  #dropped(key: K, items: V[], reason: DropReason, held = false): void {
+    this.#counters.dropped += items.length;
+    // Refused items were never inserted; count them in `inserted` too so the accounting still balances.
+    if (!held) this.#counters.inserted += items.length;
+    if (channels.drop.hasSubscribers) channels.drop.publish({ buffer: this, key, items, reason });
+    this.#drops.add(items.length);
+    const onDrop = this.#options.onDrop;
+    if (onDrop === undefined) return;
+    try {
+      onDrop(key, items, reason);
+    } catch (error) {
+      this.#options.logger.error('data-buffer: onDrop threw', { key, count: items.length, error });
+    }
+  }
+
+  // ---- flushing -----------------------------------------------------------------------------------
+
+  /** Moves an open batch into a delivery, behind any delivery its key already has. */
+  #take(batch: OpenBatch<K, V>): void {
+    const bytes = batch.bytes;
+    const items = this.#store.take(batch);
+    const key = batch.key;
+    const delivery: Delivery<K, V> = {
+      key,
+      items,
+      bytes,
+      partition: this.#partitionOf(key),
+      seq: ++this.#seq,
+      attempt: 0,
+      firstAttemptAt: 0,
+      state: QUEUED,
+      lastError: undefined,
+      retryTimer: undefined,
+      interrupt: undefined,
+      attemptTimer: undefined,
+      waiters: undefined,
+    };
+    this.#active.add(delivery);
+    const pipeline = this.#pipelines.get(key);
+    if (pipeline === undefined) {
+      this.#pipelines.set(key, [delivery]);
+      this.#schedule(delivery);
+    } else {
+      pipeline.push(delivery);
+    }
+  }
+
+  /** Takes every open batch, yielding to the event loop between slices. */
+  async #takeAllOpen(): Promise<void> {
+    // Batches opened while we yield are not part of this call: stop after the ones there now.
+    let remaining = this.#store.size;
+    while (remaining > 0 && this.#store.size > 0) {
+      const sliceStart = now();
+      let taken = 0;
+      for (const batch of this.#store.values()) {
+        this.#take(batch);
+        remaining--;
+        if (remaining === 0 || ((++taken & 255) === 0 && now() - sliceStart > SLICE_MS)) break;
+      }
+      if (remaining > 0 && this.#store.size > 0) await yieldToEventLoop();
+    }
+  }
+
+  #schedule(delivery: Delivery<K, V>): void {
+    const lane = this.#lanes[delivery.partition] as Lane<K, V>;
+    lane.queue.push(delivery);
+    if (lane.running) return;
+    lane.running = true;
+    // Start on a microtask: a handler must never run inside the `insert` that filled its batch.
+    queueMicrotask(() => void this.#run(lane));
+  }
+
+  /** Runs a partition's deliveries one at a time until its queue is empty. */
+  async #run(lane: Lane<K, V>): Promise<void> {
+    let sliceStart = now();
+    let runs = 0;
+    try {
+      for (let delivery = lane.queue.shift(); delivery !== undefined; delivery = lane.queue.shift()) {
+        if (delivery.state !== QUEUED) continue; // dumped or abandoned while it waited
+        await this.#attempt(delivery);
+        if ((++runs & 15) === 0 && now() - sliceStart > SLICE_MS) {
+          await yieldToEventLoop();
+          sliceStart = now();
+        }
+      }
+    } finally {
+      lane.running = false;
+    }
+  }
+
+  /** One `handleFlush` attempt, then success, a retry, or `handleError`. Never rejects. */
+  async #attempt(delivery: Delivery<K, V>): Promise<void> {
+    delivery.state = RUNNING;
+    const attempt = ++delivery.attempt;
+    if (attempt === 1) delivery.firstAttemptAt = now();
+    const info = new AttemptInfo(attempt, delivery.partition, this.#options.meta, this.#batchIdOf(delivery));
+    const count = delivery.items.length;
+    this.#counters.inFlight += count;
+    const started = now();
+    let failed = false;
+    let failure: unknown;
+    try {
+      const result = hasFlushSubscribers()
+        ? channels.flush.tracePromise(async () => this.handleFlush(delivery.key, delivery.items, info), {
+            buffer: this,
+            key: delivery.key,
+            items: delivery.items,
+            batchId: info.batchId,
+            attempt,
+            partition: delivery.partition,
+          })
+        : this.handleFlush(delivery.key, delivery.items, info);
+      if (isThenable(result)) await this.#settleInTime(result, delivery, info);
+    } catch (thrown) {
+      failed = true;
+      failure = thrown;
+    }
+    this.#counters.inFlight -= count;
+    delivery.interrupt = undefined;
+    // close() gave up on this attempt while it ran; a late ("zombie") outcome changes nothing.
+    if (delivery.state !== RUNNING) return;
+    if (!failed) {
+      this.#counters.flushed += count;
+      this.#counters.batches++;
+      this.#counters.recordLatency(now() - started);
+      this.#settle(delivery);
+      return;
+    }
+    await this.#attemptFailed(delivery, toError(failure));
+  }
+
+  /** Waits for a handler's promise, failing early on flush timeout or shutdown. */
+  #settleInTime(result: PromiseLike<unknown>, delivery: Delivery<K, V>, info: AttemptInfo<M>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const { flushTimeout } = this.#options;
+      const interrupt = (reason: Error) => {
+        delivery.attemptTimer?.cancel();
+        delivery.attemptTimer = undefined;
+        info.abort(reason);
+        reject(reason);
+      };
+      delivery.interrupt = interrupt;
+      if (flushTimeout !== Number.POSITIVE_INFINITY) {
+        delivery.attemptTimer = startTimer(
+          () => {
+            this.#counters.timedOut++;
+            interrupt(new FlushTimeoutError(flushTimeout));
+          },
+          flushTimeout,
+          this.#keepAlive,
+        );
+      }
+      result.then(
+        () => {
+          delivery.attemptTimer?.cancel();
+          delivery.attemptTimer = undefined;
+          resolve();
+        },
+        (error: unknown) => {
+          delivery.attemptTimer?.cancel();
+          delivery.attemptTimer = undefined;
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #attemptFailed(delivery: Delivery<K, V>, error: Error): Promise<void> {
+    delivery.lastError = error;
+    const options = this.#options;
+    if (error instanceof NonRetryableError || !this.#isRetryable(error)) {
+      return this.#giveUp(delivery, error, 'non-retryable');
+    }
+    if (delivery.attempt >= options.retryMax) return this.#giveUp(delivery, error, 'retries-exhausted');
+    let delay: number;
+    try {
+      delay = retryWait(
+        options.retryBackoff,
+        delivery.attempt,
+        error,
+        options.retryDelay,
+        options.retryDelayMax,
+      );
+    } catch (backoffError) {
+      options.logger.warn('data-buffer: retryBackoff failed; using retryDelay', { error: backoffError });
+      delay = options.retryDelay;
+    }
+    if (now() + delay - delivery.firstAttemptAt > options.deliveryTimeout) {
+      return this.#giveUp(
+        delivery,
+        new DeliveryTimeoutError(options.deliveryTimeout, error),
+        'delivery-timeout',
+      );
+    }
+    this.#counters.retried++;
+    if (channels.retry.hasSubscribers) {
+      channels.retry.publish({
+        buffer: this,
+        key: delivery.key,
+        batchId: this.#batchIdOf(delivery),
+        attempt: delivery.attempt,
+        count: delivery.items.length,
+        error,
+        delay,
+      });
+    }
+    delivery.state = RETRYING;
+    delivery.retryTimer = startTimer(
+      () => {
+        delivery.retryTimer = undefined;
+        if (delivery.state !== RETRYING) return;
+        delivery.state = QUEUED;
+        this.#schedule(delivery);
+      },
+      delay,
+      this.#keepAlive,
+    );
+  }
+
+  #isRetryable(error: Error): boolean {
+    try {
+      return this.#options.isRetryable(error) !== false;
+    } catch (predicateError) {
+      this.#options.logger.warn('data-buffer: isRetryable threw; retrying', { error: predicateError });
+      return true;
+    }
+  }
+
+  /** Hands a delivery to `handleError` and settles it, whatever `handleError` does. */
+  async #giveUp(delivery: Delivery<K, V>, error: Error, reason: FailureReason): Promise<void> {
+    delivery.state = FAILING;
+    const count = delivery.items.length;
+    this.#counters.failed += count;
+    this.#counters.failedBatches++;
+    const batchId = this.#batchIdOf(delivery);
+    if (channels.error.hasSubscribers) {
+      channels.error.publish({
+        buffer: this,
+        key: delivery.key,
+        items: delivery.items,
+        batchId,
+        error,
+        reason,
+      });
+    }
+    const info: ErrorInfo<M> = {
+      attempts: delivery.attempt,
+      partition: delivery.partition,
+      meta: this.#options.meta,
+      batchId,
+      reason,
+    };
+    try {
+      const result = this.handleError(delivery.key, delivery.items, error, info);
+      if (isThenable(result))
+        await this.#settleInTime(result, delivery, new AttemptInfo<M>(0, 0, this.#options.meta, ''));
+    } catch (handlerError) {
+      this.#counters.lost += count;
+      try {
+        this.#options.logger.error(
+          `data-buffer: lost ${count} item(s) of key ${describe(delivery.key)}: handleError failed (${reason}: ${error.message})`,
+          { key: delivery.key, count, reason, batchId, error, handlerError },
+        );
+      } catch {
+        // Nothing is left to report to.
+      }
+    }
+    this.#settle(delivery);
+  }
+
+  #batchIdOf(delivery: Delivery<K, V>): string {
+    return `${this.#batchIdPrefix}-${delivery.seq}`;
+  }
+
+  // ---- settling -----------------------------------------------------------------------------------
+
+  /** A delivery is done: let its key's next delivery start, and release what it held. */
+  #settle(delivery: Delivery<K, V>): void {
+    const pipeline = this.#pipelines.get(delivery.key);
+    if (pipeline !== undefined) {
+      const index = pipeline.indexOf(delivery);
+      if (index !== -1) pipeline.splice(index, 1);
+      if (pipeline.length === 0) this.#pipelines.delete(delivery.key);
+      else if (index === 0 && (pipeline[0] as Delivery<K, V>).state === QUEUED) {
+        this.#schedule(pipeline[0] as Delivery<K, V>);
+      }
+    }
+    this.#release(delivery);
+    this.#afterRelease();
+  }
+
+  /** Gives back what a delivery held and wakes whoever waits for it. */
+  #release(delivery: Delivery<K, V>): void {
+    delivery.state = SETTLED;
+    this.#held -= delivery.items.length;
+    this.#heldBytes -= delivery.bytes;
+    this.#active.delete(delivery);
+    if (delivery.waiters !== undefined) for (const wake of delivery.waiters) wake();
+    if (this.#settleWaiters.length > 0) {
+      this.#settleWaiters = this.#settleWaiters.filter((waiter) => {
+        if (delivery.seq <= waiter.target && --waiter.remaining === 0) {
+          waiter.resolve();
+          return false;
+        }
+        return true;
+      });
+    }
+  }
+
+  /** After items left the buffer: wake `ready()` callers, and stop the exit hook when idle. */
+  #afterRelease(): void {
+    if (this.#readyWaiters.length > 0 && this.#hasRoom()) {
+      for (const wake of [...this.#readyWaiters]) wake();
+    }
+    if (this.#held === 0 && this.#watchedForExit && this.#active.size === 0) {
+      forgetExitDrain(this);
+      this.#watchedForExit = false;
+    }
+  }
+
+  /** Resolves once every delivery with `seq <= target` has settled. */
+  #settledUpTo(target: number): Promise<void> {
+    let remaining = 0;
+    for (const delivery of this.#active) if (delivery.seq <= target) remaining++;
+    if (remaining === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#settleWaiters.push({ target, remaining, resolve }));
+  }
+
+  // ---- shutdown -----------------------------------------------------------------------------------
+
+  async #shutdown(timeout: number): Promise<CloseReport> {
+    const deadline = now() + timeout;
+    const before = this.stats();
+    this.#holdProcessOpen();
+    this.#deadlines.clear();
+    for (const wake of [...this.#readyWaiters]) wake(new BufferClosedError('ready'));
+    await this.#takeAllOpen();
+    const everything = this.#settledUpTo(this.#seq);
+    let timedOut = false;
+    if (timeout === Number.POSITIVE_INFINITY) {
+      await everything;
+    } else {
+      let timer: Timer | undefined;
+      const expired = new Promise<boolean>((resolve) => {
+        timer = startTimer(() => resolve(true), Math.max(0, deadline - now()), true);
+      });
+      timedOut = await Promise.race([everything.then(() => false), expired]);
+      timer?.cancel();
+    }
+    let abandoned = 0;
+    if (timedOut) abandoned = await this.#abandonAll(timeout);
+    this.#drops.flush();
+    forgetExitDrain(this);
+    this.#watchedForExit = false;
+    const after = this.stats();
+    return Object.freeze({
+      delivered: after.flushed - before.flushed,
+      failed: after.failed - before.failed,
+      abandoned,
+      dropped: after.dropped - before.dropped,
+      timedOut,
+    });
+  }
+
+  /** The close deadline passed: hand every undelivered batch to `handleError` with a ShutdownError. */
+  async #abandonAll(timeout: number): Promise<number> {
+    // Mark them all first: settling one must not start the next delivery of its key.
+    const undelivered = [...this.#active].filter((d) => d.state !== FAILING && d.state !== SETTLED);
+    const wasRunning = undelivered.map((delivery) => delivery.state === RUNNING);
+    for (const delivery of undelivered) delivery.state = ABANDONED;
+    let abandoned = 0;
+    const handing = undelivered.map((delivery, i) => {
+      delivery.retryTimer?.cancel();
+      const error = new ShutdownError(timeout, delivery.lastError);
+      if (wasRunning[i]) delivery.interrupt?.(error);
+      abandoned += delivery.items.length;
+      return this.#giveUp(delivery, error, 'shutdown');
+    });
+    await Promise.all(handing);
+    await this.#settledUpTo(this.#seq);
+    return abandoned;
+  }
+
+  /** From now on our timers keep the process alive: there is work that must finish before exit. */
+  #holdProcessOpen(): void {
+    if (this.#keepAlive) return;
+    this.#keepAlive = true;
+    for (const delivery of this.#active) {
+      delivery.retryTimer?.keepAlive();
+      delivery.attemptTimer?.keepAlive();
+    }
+  }
+
+  #watchForExit(): void {
+    if (!this.#options.flushOnExit) return;
+    this.#watchedForExit = true;
+    drainBeforeExit(this, () => {
+      if (this.#held === 0) return;
+      this.#holdProcessOpen();
+      void this.flushAll();
+    });
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+function toArray<V>(values: Iterable<V>): V[] {
+  if (values === null || typeof (values as Iterable<V>)?.[Symbol.iterator] !== 'function') {
+    throw new TypeError(`Expected \`values\` to be an array or another iterable, got ${describe(values)}`);
+  }
+  return [...values];
+}
+
+function appendTo<K, V>(map: Map<K, V[]>, key: K, items: V[]): void {
+  const existing = map.get(key);
+  if (existing === undefined) map.set(key, items);
+  else for (const item of items) existing.push(item);
+}

@@ -1,0 +1,46 @@
+/**
+ * data-buffer: buffer a fast stream of items per key in memory and flush each key's list in batches.
+ * @packageDocumentation
+ */
+export {
+  type CloseOptions,
+  type CloseReport,
+  DataBuffer,
+  type PartitionInfo,
+  type ReadyOptions,
+} from './data-buffer.js';
+export type {
+  DropMessage,
+  ErrorMessage,
+  FlushTraceContext,
+  InsertMessage,
+  RetryMessage,
+} from './diagnostics.js';
+export { channelNames } from './diagnostics.js';
+export {
+  BufferClosedError,
+  BufferFullError,
+  DataBufferError,
+  type DataBufferErrorCode,
+  DeliveryTimeoutError,
+  FlushTimeoutError,
+  NonRetryableError,
+  ReadyTimeoutError,
+  ShutdownError,
+} from './errors.js';
+export type {
+  DataBufferOptions,
+  DropHandler,
+  DropReason,
+  ErrorHandler,
+  ErrorInfo,
+  FailureReason,
+  FlushHandler,
+  FlushInfo,
+  Logger,
+  OnFullPolicy,
+  RetryBackoff,
+} from './options.js';
+export { defaults } from './options.js';
+export { estimateSize } from './size-of.js';
+export type { DataBufferStats, LatencyStats } from './stats.js';

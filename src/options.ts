@@ -1,0 +1,365 @@
+/**
+ * The options of a {@link DataBuffer}: their types, their defaults and the one function that checks them.
+ * @module
+ */
+import { describe } from './errors.js';
+import { estimateSize } from './size-of.js';
+
+/** Why a batch ended up in `handleError` instead of being delivered. */
+export type FailureReason =
+  /** Every one of `retryMax` attempts failed. */
+  | 'retries-exhausted'
+  /** The handler threw a {@link NonRetryableError} or `isRetryable` returned `false`. */
+  | 'non-retryable'
+  /** The batch spent more than `deliveryTimeout` ms in retries. */
+  | 'delivery-timeout'
+  /** `close({ timeout })` reached its deadline first. */
+  | 'shutdown';
+
+/** What an insert into a full buffer does; see the README's "Memory budget" section. */
+export type OnFullPolicy = 'block' | 'drop-oldest' | 'drop-newest' | 'throw';
+
+/** Why items were dropped: the `onFull` policy that dropped them. */
+export type DropReason = 'drop-oldest' | 'drop-newest';
+
+/** How the wait before a retry grows: the seed's fixed delay, exponential with full jitter, or your own (ms). */
+export type RetryBackoff = 'fixed' | 'exponential' | ((attempt: number, error: Error) => number);
+
+/** Where the buffer reports what it cannot hand to a callback (lost batches, drops). `console` fits. */
+export interface Logger {
+  /** Data was lost: `handleError` is missing or threw. */
+  error(message: string, details?: unknown): void;
+  /** Something degraded but nothing was lost silently, such as items dropped under `onFull`. */
+  warn(message: string, details?: unknown): void;
+}
+
+/** Passed to every `handleFlush` call. */
+export interface FlushInfo<M = unknown> {
+  /** 1 for the first attempt, 2 for the first retry, and so on up to `retryMax`. */
+  readonly attempt: number;
+  /** The partition (0 based) the key hashes to; flushes of one partition run one at a time. */
+  readonly partition: number;
+  /** The `meta` option, as given. */
+  readonly meta: M;
+  /** Aborted with a {@link FlushTimeoutError} after `flushTimeout` ms, or when `close()` times out. */
+  readonly signal: AbortSignal;
+  /** Identifies the batch; the same on every retry of it, so a sink can drop a duplicate write. */
+  readonly batchId: string;
+}
+
+/** Passed to `handleError` along with the batch and the last error. */
+export interface ErrorInfo<M = unknown> {
+  /** How many attempts were made (0 when the batch never got to run before a shutdown deadline). */
+  readonly attempts: number;
+  /** The partition the key hashes to. */
+  readonly partition: number;
+  /** The `meta` option, as given. */
+  readonly meta: M;
+  /** The batch's id, as seen by `handleFlush`. */
+  readonly batchId: string;
+  /** Why the batch was not delivered. */
+  readonly reason: FailureReason;
+}
+
+/**
+ * Writes one batch: the items inserted under `key`, in insertion order. Succeeds when it returns or
+ * resolves; fails when it throws, rejects or runs past `flushTimeout`. The array is the handler's to keep.
+ */
+export type FlushHandler<K, V, M = unknown> = (key: K, items: V[], info: FlushInfo<M>) => unknown;
+
+/** Receives a batch that could not be delivered. The array is the handler's to keep. */
+export type ErrorHandler<K, V, M = unknown> = (
+  key: K,
+  items: V[],
+  error: Error,
+  info: ErrorInfo<M>,
+) => unknown;
+
+/** Receives items dropped by the `onFull` policy. */
+export type DropHandler<K, V> = (key: K, items: V[], reason: DropReason) => void;
+
+/** Options of a {@link DataBuffer}. Durations are in milliseconds. */
+export interface DataBufferOptions<K, V, M = unknown> {
+  /** Writes a batch. Required unless a subclass overrides the `handleFlush` method. */
+  handleFlush?: FlushHandler<K, V, M>;
+  /**
+   * Receives a batch once its retries are spent. Without it (and without an override), lost batches
+   * are reported through `logger.error` with their key and item count.
+   */
+  handleError?: ErrorHandler<K, V, M>;
+  /**
+   * Time from a key's first insert (after its last flush) to its flush, in ms. A key is never flushed
+   * early; it may be flushed up to 1% of `interval` (at most 50 ms) late, since deadlines share timers.
+   * @default 5000
+   */
+  interval?: number;
+  /** A random 0..`jitter` ms added to each batch's interval, so keys do not all flush at once. @default 0 */
+  jitter?: number;
+  /** A key holding this many items is flushed at once; a batch never holds more. @default Infinity */
+  maxSize?: number;
+  /** A random 0..`maxSizeJitter` added to `maxSize` for each batch, to spread flush storms. @default 0 */
+  maxSizeJitter?: number;
+  /**
+   * Keys hash to this many partitions. Each partition runs one `handleFlush` at a time, so this is the
+   * flush concurrency, and a slow key only holds up the keys of its own partition. @default 1
+   */
+  partitions?: number;
+  /** Wait before a retry, in ms (the base of the exponential backoff). @default 1000 */
+  retryDelay?: number;
+  /** Attempts in total, the first one included (1 disables retries). @default 5 */
+  retryMax?: number;
+  /** How the retry wait grows with each attempt. @default 'fixed' */
+  retryBackoff?: RetryBackoff;
+  /** Cap on one retry wait with `retryBackoff: 'exponential'`, in ms. @default 30000 */
+  retryDelayMax?: number;
+  /**
+   * Longest a batch may spend from its first attempt to its last, in ms; once it would be exceeded, the
+   * batch goes to `handleError` with a {@link DeliveryTimeoutError}. @default Infinity
+   */
+  deliveryTimeout?: number;
+  /** An attempt that has not settled by then fails and `info.signal` is aborted, in ms. @default 60000 */
+  flushTimeout?: number;
+  /** Decides whether a failed attempt is worth retrying; {@link NonRetryableError} never is. @default () => true */
+  isRetryable?: (error: Error) => boolean;
+  /** Passed to every flush as `info.meta`. */
+  meta?: M;
+  /** Most items held at once under all keys, in flight and retrying included. @default 1_000_000 */
+  maxBuffered?: number;
+  /** Most bytes held at once, as estimated by `sizeOf`; `Infinity` skips the estimate. @default 268_435_456 (256 MiB) */
+  maxBufferedBytes?: number;
+  /** Estimated bytes of one item, for `maxBufferedBytes`. @default a walk of strings, Buffers, arrays and plain objects */
+  sizeOf?: (value: V) => number;
+  /** What an insert into a full buffer does. @default 'block' */
+  onFull?: OnFullPolicy;
+  /** Receives the items that `onFull: 'drop-oldest' | 'drop-newest'` drops. */
+  onDrop?: DropHandler<K, V>;
+  /** Where lost and dropped data is reported (drops at most once a second). @default console */
+  logger?: Logger;
+  /**
+   * Deliver what is still buffered when the process runs out of work and is about to exit (the
+   * `beforeExit` event). It cannot help on `process.exit()` or a signal: use `close()` there. @default true
+   */
+  flushOnExit?: boolean;
+}
+
+/** The options with every default filled in; what the buffer runs on. */
+export interface ResolvedOptions<K, V, M> {
+  readonly handleFlush: FlushHandler<K, V, M> | undefined;
+  readonly handleError: ErrorHandler<K, V, M> | undefined;
+  readonly interval: number;
+  readonly jitter: number;
+  readonly maxSize: number;
+  readonly maxSizeJitter: number;
+  readonly partitions: number;
+  readonly retryDelay: number;
+  readonly retryMax: number;
+  readonly retryBackoff: RetryBackoff;
+  readonly retryDelayMax: number;
+  readonly deliveryTimeout: number;
+  readonly flushTimeout: number;
+  readonly isRetryable: (error: Error) => boolean;
+  readonly meta: M;
+  readonly maxBuffered: number;
+  readonly maxBufferedBytes: number;
+  readonly sizeOf: (value: V) => number;
+  readonly onFull: OnFullPolicy;
+  readonly onDrop: DropHandler<K, V> | undefined;
+  readonly logger: Logger;
+  readonly flushOnExit: boolean;
+}
+
+/** The default of every option that has one. */
+export const defaults = Object.freeze({
+  interval: 5000,
+  jitter: 0,
+  maxSize: Number.POSITIVE_INFINITY,
+  maxSizeJitter: 0,
+  partitions: 1,
+  retryDelay: 1000,
+  retryMax: 5,
+  retryBackoff: 'fixed' as RetryBackoff,
+  retryDelayMax: 30_000,
+  deliveryTimeout: Number.POSITIVE_INFINITY,
+  flushTimeout: 60_000,
+  maxBuffered: 1_000_000,
+  maxBufferedBytes: 256 * 1024 * 1024,
+  onFull: 'block' as OnFullPolicy,
+  flushOnExit: true,
+});
+
+const ON_FULL_POLICIES: readonly OnFullPolicy[] = ['block', 'drop-oldest', 'drop-newest', 'throw'];
+const KNOWN_OPTIONS = new Set([
+  'handleFlush',
+  'handleError',
+  'interval',
+  'jitter',
+  'maxSize',
+  'maxSizeJitter',
+  'partitions',
+  'retryDelay',
+  'retryMax',
+  'retryBackoff',
+  'retryDelayMax',
+  'deliveryTimeout',
+  'flushTimeout',
+  'isRetryable',
+  'meta',
+  'maxBuffered',
+  'maxBufferedBytes',
+  'sizeOf',
+  'onFull',
+  'onDrop',
+  'logger',
+  'flushOnExit',
+]);
+
+/** Largest delay Node's timers accept; longer ones fire at once, so we refuse them. */
+const MAX_TIMER_DELAY = 2_147_483_647;
+
+/**
+ * Checks every option, alone and against the others, and fills in the defaults.
+ * @throws TypeError or RangeError naming the option, the value received and what is allowed.
+ */
+export function resolveOptions<K, V, M>(
+  options: DataBufferOptions<K, V, M> | undefined,
+): ResolvedOptions<K, V, M> {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected the options to be an object, got ${describe(options)}`);
+  }
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(name)) {
+      throw new TypeError(`Unknown option \`${name}\`; the options are: ${[...KNOWN_OPTIONS].join(', ')}`);
+    }
+  }
+  const o = options;
+  const resolved: ResolvedOptions<K, V, M> = {
+    handleFlush: optionalFunction(o, 'handleFlush'),
+    handleError: optionalFunction(o, 'handleError'),
+    interval: number(o, 'interval', defaults.interval, { min: 0, max: MAX_TIMER_DELAY }),
+    jitter: number(o, 'jitter', defaults.jitter, { min: 0, max: MAX_TIMER_DELAY }),
+    maxSize: number(o, 'maxSize', defaults.maxSize, { min: 1, integer: true, infinite: true }),
+    maxSizeJitter: number(o, 'maxSizeJitter', defaults.maxSizeJitter, { min: 0, integer: true }),
+    partitions: number(o, 'partitions', defaults.partitions, { min: 1, max: 1024, integer: true }),
+    retryDelay: number(o, 'retryDelay', defaults.retryDelay, { min: 0, max: MAX_TIMER_DELAY }),
+    retryMax: number(o, 'retryMax', defaults.retryMax, { min: 1, integer: true }),
+    retryBackoff: retryBackoff(o.retryBackoff),
+    retryDelayMax: number(o, 'retryDelayMax', defaults.retryDelayMax, { min: 0, max: MAX_TIMER_DELAY }),
+    deliveryTimeout: number(o, 'deliveryTimeout', defaults.deliveryTimeout, { min: 0, infinite: true }),
+    flushTimeout: number(o, 'flushTimeout', defaults.flushTimeout, {
+      min: 1,
+      max: MAX_TIMER_DELAY,
+      infinite: true,
+    }),
+    isRetryable: optionalFunction(o, 'isRetryable') ?? alwaysRetryable,
+    meta: o.meta as M,
+    maxBuffered: number(o, 'maxBuffered', defaults.maxBuffered, { min: 1, integer: true, infinite: true }),
+    maxBufferedBytes: number(o, 'maxBufferedBytes', defaults.maxBufferedBytes, { min: 1, infinite: true }),
+    sizeOf: optionalFunction(o, 'sizeOf') ?? estimateSize,
+    onFull: onFull(o.onFull),
+    onDrop: optionalFunction(o, 'onDrop'),
+    logger: logger(o.logger),
+    flushOnExit: boolean(o, 'flushOnExit', defaults.flushOnExit),
+  };
+  if (resolved.maxSize !== Number.POSITIVE_INFINITY && resolved.maxSize > resolved.maxBuffered) {
+    throw new RangeError(
+      `Expected \`maxSize\` (${resolved.maxSize}) to be at most \`maxBuffered\` (${resolved.maxBuffered}): a batch could never fill up`,
+    );
+  }
+  if (
+    resolved.onDrop !== undefined &&
+    resolved.onFull !== 'drop-oldest' &&
+    resolved.onFull !== 'drop-newest'
+  ) {
+    throw new TypeError(
+      `\`onDrop\` is only called under \`onFull: 'drop-oldest' | 'drop-newest'\`, but \`onFull\` is ${describe(resolved.onFull)}`,
+    );
+  }
+  return resolved;
+}
+
+function alwaysRetryable(): boolean {
+  return true;
+}
+
+interface NumberRule {
+  min: number;
+  max?: number;
+  integer?: boolean;
+  /** Whether `Infinity` is allowed (meaning "no limit"). */
+  infinite?: boolean;
+}
+
+function number(options: object, name: string, fallback: number, rule: NumberRule): number {
+  const value = (options as Record<string, unknown>)[name];
+  if (value === undefined) return fallback;
+  const allowed = [
+    rule.integer ? 'an integer' : 'a finite number',
+    `>= ${rule.min}`,
+    rule.max === undefined ? '' : `and <= ${rule.max}`,
+    rule.infinite ? 'or Infinity' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`Expected \`${name}\` to be ${allowed}, got ${describe(value)}`);
+  }
+  if (value === Number.POSITIVE_INFINITY && rule.infinite) return value;
+  const fits =
+    Number.isFinite(value) &&
+    value >= rule.min &&
+    (rule.max === undefined || value <= rule.max) &&
+    (!rule.integer || Number.isInteger(value));
+  if (!fits) throw new RangeError(`Expected \`${name}\` to be ${allowed}, got ${describe(value)}`);
+  return value;
+}
+
+function boolean(options: object, name: string, fallback: boolean): boolean {
+  const value = (options as Record<string, unknown>)[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean')
+    throw new TypeError(`Expected \`${name}\` to be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+function optionalFunction<T>(options: object, name: string): T | undefined {
+  const value = (options as Record<string, unknown>)[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') {
+    throw new TypeError(`Expected \`${name}\` to be a function, got ${describe(value)}`);
+  }
+  return value as T;
+}
+
+function retryBackoff(value: unknown): RetryBackoff {
+  if (value === undefined) return defaults.retryBackoff;
+  if (value === 'fixed' || value === 'exponential' || typeof value === 'function')
+    return value as RetryBackoff;
+  throw new TypeError(
+    `Expected \`retryBackoff\` to be 'fixed', 'exponential' or a function (attempt, error) => ms, got ${describe(value)}`,
+  );
+}
+
+function onFull(value: unknown): OnFullPolicy {
+  if (value === undefined) return defaults.onFull;
+  if (ON_FULL_POLICIES.includes(value as OnFullPolicy)) return value as OnFullPolicy;
+  throw new TypeError(
+    `Expected \`onFull\` to be one of ${ON_FULL_POLICIES.map((p) => `'${p}'`).join(', ')}, got ${describe(value)}`,
+  );
+}
+
+function logger(value: unknown): Logger {
+  if (value === undefined) return console;
+  const candidate = value as Partial<Logger> | null;
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.error !== 'function' ||
+    typeof candidate.warn !== 'function'
+  ) {
+    throw new TypeError(
+      `Expected \`logger\` to be an object with \`error\` and \`warn\` methods, got ${describe(value)}`,
+    );
+  }
+  return candidate as Logger;
+}

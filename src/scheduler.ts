@@ -1,0 +1,154 @@
+/**
+ * When each key is due: a bucketed deadline queue instead of one `setTimeout` per key.
+ *
+ * Deadlines are rounded up to a slot of `resolution` ms. Each slot holds the entries due in it, in a
+ * plain array, and a min-heap orders the slots; one timer is armed for the earliest slot. Adding an
+ * entry costs a rounding and an array push, a live key costs one array slot, and a million keys
+ * expiring together are handed out in slices so the event loop keeps turning.
+ * @module
+ */
+import { now, SLICE_MS, startTimer, type Timer, yieldToEventLoop } from './timers.js';
+
+/** Finest slot width, in ms. */
+const MIN_RESOLUTION = 1;
+/** Coarsest slot width, in ms: a key is never more than this late. */
+const MAX_RESOLUTION = 50;
+
+/** Slot width for a given interval: 1% of it, between 1 and 50 ms. */
+export function resolutionFor(interval: number): number {
+  return Math.min(MAX_RESOLUTION, Math.max(MIN_RESOLUTION, Math.floor(interval / 100)));
+}
+
+/**
+ * Calls `onDue(entry)` for every entry once its deadline has passed, never before. Entries cannot be
+ * removed: the consumer skips entries that no longer matter (a batch flushed early by `maxSize`).
+ */
+export class DeadlineQueue<T> {
+  readonly #resolution: number;
+  readonly #onDue: (entry: T) => void;
+  /** Slot time (ms, a multiple of the resolution) → entries due in that slot. */
+  readonly #slots = new Map<number, T[]>();
+  /** Min-heap of the slot times in `#slots`. */
+  readonly #heap: number[] = [];
+  /** The slot most recently added to: consecutive inserts nearly always land in it. */
+  #lastSlot = Number.NaN;
+  #lastEntries: T[] = [];
+  #timer: Timer | undefined;
+  #timerSlot = Number.POSITIVE_INFINITY;
+  /** Due entries not yet handed out, when a slice ran out of time. */
+  #due: T[][] = [];
+  #draining = false;
+
+  /**
+   * @param resolution - slot width in ms (see {@link resolutionFor}).
+   * @param onDue - called once per entry whose deadline has passed.
+   */
+  constructor(resolution: number, onDue: (entry: T) => void) {
+    this.#resolution = resolution;
+    this.#onDue = onDue;
+  }
+
+  /** Schedules `entry` for `deadline` (ms on the {@link now} clock). */
+  add(entry: T, deadline: number): void {
+    const slot = Math.ceil(deadline / this.#resolution) * this.#resolution;
+    if (slot === this.#lastSlot) {
+      this.#lastEntries.push(entry);
+      return;
+    }
+    let entries = this.#slots.get(slot);
+    if (entries === undefined) {
+      entries = [entry];
+      this.#slots.set(slot, entries);
+      heapPush(this.#heap, slot);
+      if (slot < this.#timerSlot) this.#arm(slot);
+    } else {
+      entries.push(entry);
+    }
+    this.#lastSlot = slot;
+    this.#lastEntries = entries;
+  }
+
+  /** Forgets every entry and stops the timer. */
+  clear(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    this.#timerSlot = Number.POSITIVE_INFINITY;
+    this.#slots.clear();
+    this.#heap.length = 0;
+    this.#due = [];
+    this.#lastSlot = Number.NaN;
+    this.#lastEntries = [];
+  }
+
+  #arm(slot: number): void {
+    this.#timer?.cancel();
+    this.#timerSlot = slot;
+    this.#timer = startTimer(() => this.#fire(), Math.max(0, Math.ceil(slot - now())));
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#timerSlot = Number.POSITIVE_INFINITY;
+    const time = now();
+    while (this.#heap.length > 0 && (this.#heap[0] as number) <= time) {
+      const slot = heapPop(this.#heap);
+      const entries = this.#slots.get(slot);
+      this.#slots.delete(slot);
+      if (slot === this.#lastSlot) this.#lastSlot = Number.NaN;
+      if (entries !== undefined) this.#due.push(entries);
+    }
+    if (this.#heap.length > 0) this.#arm(this.#heap[0] as number);
+    if (!this.#draining) void this.#drain();
+  }
+
+  /** Hands out due entries, yielding to the event loop every {@link SLICE_MS} ms. */
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      let sliceStart = now();
+      for (let entries = this.#due.shift(); entries !== undefined; entries = this.#due.shift()) {
+        for (let i = 0; i < entries.length; i++) {
+          this.#onDue(entries[i] as T);
+          if ((i & 255) === 255 && now() - sliceStart > SLICE_MS) {
+            this.#due.unshift(entries.slice(i + 1));
+            await yieldToEventLoop();
+            sliceStart = now();
+            break;
+          }
+        }
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+}
+
+function heapPush(heap: number[], value: number): void {
+  let i = heap.push(value) - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if ((heap[parent] as number) <= value) break;
+    heap[i] = heap[parent] as number;
+    i = parent;
+  }
+  heap[i] = value;
+}
+
+function heapPop(heap: number[]): number {
+  const top = heap[0] as number;
+  const last = heap.pop() as number;
+  if (heap.length > 0) {
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= heap.length) break;
+      const right = left + 1;
+      const child = right < heap.length && (heap[right] as number) < (heap[left] as number) ? right : left;
+      if ((heap[child] as number) >= last) break;
+      heap[i] = heap[child] as number;
+      i = child;
+    }
+    heap[i] = last;
+  }
+  return top;
+}

@@ -1,0 +1,100 @@
+/**
+ * Counters of what the buffer has done, and the flush latency distribution.
+ * @module
+ */
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+
+/** Flush latency figures, in ms: the time `handleFlush` took on attempts that succeeded. */
+export interface LatencyStats {
+  /** Successful attempts measured. */
+  readonly count: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+/**
+ * What {@link DataBuffer.stats} returns. Item counters obey, at every moment:
+ * `inserted = flushed + failed + dropped + dumped + buffered`.
+ */
+export interface DataBufferStats {
+  /** Items accepted by `insert` / `insertMany` since start. */
+  readonly inserted: number;
+  /** Items delivered: their `handleFlush` succeeded. */
+  readonly flushed: number;
+  /** Items handed to `handleError` (or reported lost through the logger when it is missing or threw). */
+  readonly failed: number;
+  /** Items dropped under the `onFull` policy (including items refused by `'drop-newest'`). */
+  readonly dropped: number;
+  /** Items taken out by `dump()`. */
+  readonly dumped: number;
+  /** Items held now: buffered, queued, in flight or waiting for a retry. */
+  readonly buffered: number;
+  /** Items in `handleFlush` attempts running now. */
+  readonly inFlight: number;
+  /** Batches delivered. */
+  readonly batches: number;
+  /** Batches handed to `handleError`. */
+  readonly failedBatches: number;
+  /** Attempts that failed and were retried. */
+  readonly retried: number;
+  /** Attempts that ran past `flushTimeout`. */
+  readonly timedOut: number;
+  /** Items lost because `handleError` was missing or itself failed (included in `failed`). */
+  readonly lost: number;
+  /** Flush latency of successful attempts. */
+  readonly latency: LatencyStats;
+}
+
+/** The mutable counters behind {@link DataBufferStats}. @internal */
+export class Counters {
+  inserted = 0;
+  flushed = 0;
+  failed = 0;
+  dropped = 0;
+  dumped = 0;
+  inFlight = 0;
+  batches = 0;
+  failedBatches = 0;
+  retried = 0;
+  timedOut = 0;
+  lost = 0;
+  readonly #latency: RecordableHistogram = createHistogram();
+
+  /** Records one successful attempt's duration, in ms. */
+  recordLatency(ms: number): void {
+    // The histogram takes integers >= 1: record microseconds.
+    this.#latency.record(Math.max(1, Math.round(ms * 1000)));
+  }
+
+  /** A frozen snapshot, with `buffered` supplied by the buffer. */
+  snapshot(buffered: number): DataBufferStats {
+    const h = this.#latency;
+    const count = h.count;
+    const ms = (micros: number) => (count === 0 ? 0 : micros / 1000);
+    return Object.freeze({
+      inserted: this.inserted,
+      flushed: this.flushed,
+      failed: this.failed,
+      dropped: this.dropped,
+      dumped: this.dumped,
+      buffered,
+      inFlight: this.inFlight,
+      batches: this.batches,
+      failedBatches: this.failedBatches,
+      retried: this.retried,
+      timedOut: this.timedOut,
+      lost: this.lost,
+      latency: Object.freeze({
+        count,
+        p50: ms(h.percentile(50)),
+        p90: ms(h.percentile(90)),
+        p99: ms(h.percentile(99)),
+        max: ms(h.max),
+        mean: ms(h.mean),
+      }),
+    });
+  }
+}

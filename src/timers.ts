@@ -1,0 +1,45 @@
+/**
+ * The one place the library touches the clock. Everything time-based goes through here, so that a
+ * timer never keeps an idle process alive by accident, and tests can drive it all with fake timers.
+ * @module
+ */
+import { performance } from 'node:perf_hooks';
+
+/** A pending timer: cancel it, or let it hold the process open. */
+export interface Timer {
+  /** Stops the timer; calling it after the timer fired does nothing. */
+  cancel(): void;
+  /** Makes the timer keep the process alive until it fires (timers start unref'd unless asked). */
+  keepAlive(): void;
+}
+
+/** Milliseconds on a monotonic clock: only differences between two readings mean anything. */
+export function now(): number {
+  return performance.now();
+}
+
+/**
+ * Calls `callback` once after `delay` ms. The timer is unref'd, so it never keeps an otherwise idle
+ * process running, unless `keepAlive` is set (used while the buffer is closing or the process exits).
+ */
+export function startTimer(callback: () => void, delay: number, keepAlive = false): Timer {
+  const handle = setTimeout(callback, delay);
+  if (!keepAlive) handle.unref();
+  return {
+    cancel: () => clearTimeout(handle),
+    keepAlive: () => {
+      handle.ref();
+    },
+  };
+}
+
+/** Resolves on a later turn of the event loop, after pending I/O: used to slice long loops. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * How long a synchronous loop may run before it yields to the event loop, in ms. Keeps the event-loop
+ * delay low while a million keys expire or flush at once.
+ */
+export const SLICE_MS = 5;

@@ -1,0 +1,22 @@
+import { existsSync } from 'node:fs';
+import { defineConfig } from 'tsup';
+
+/** The package's entry points: the core, and each optional integration once it exists. */
+const entries = {
+  index: 'src/index.ts',
+  postgres: 'src/postgres/index.ts',
+  opentelemetry: 'src/opentelemetry/index.ts',
+};
+
+export default defineConfig({
+  entry: Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file))),
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node20',
+  platform: 'node',
+  splitting: false,
+  // Integrations load their peers at run time; never bundle them.
+  external: ['pg', '@electric-sql/pglite', '@opentelemetry/api'],
+});
