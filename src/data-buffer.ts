@@ -18,6 +18,7 @@ import {
   toError,
 } from './errors.js';
 import { drainBeforeExit, forgetExitDrain } from './exit-hook.js';
+import { registerLive, unregisterLive } from './live-buffers.js';
 import {
   type DataBufferOptions,
   type DropReason,
@@ -233,6 +234,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     this.#lanes = Array.from({ length: resolved.partitions }, () => ({ queue: new Queue(), running: false }));
     this.#partitionOf = createPartitioner(resolved.partitions);
     this.#drops = new DropReporter(resolved.logger, resolved.onFull);
+    registerLive(this);
   }
 
   /**
@@ -458,6 +460,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       throw new RangeError(`Expected \`timeout\` to be a number >= 0 or Infinity, got ${describe(timeout)}`);
     }
     this.#closed = true;
+    unregisterLive(this);
     this.#closing = this.#shutdown(timeout);
     return this.#closing;
   }

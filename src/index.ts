@@ -42,5 +42,6 @@ export type {
   RetryBackoff,
 } from './options.js';
 export { defaults } from './options.js';
+export { type CloseOnSignalsOptions, closeOnSignals } from './shutdown.js';
 export { estimateSize } from './size-of.js';
 export type { DataBufferStats, LatencyStats } from './stats.js';

@@ -3,8 +3,6 @@
  * timer never keeps an idle process alive by accident, and tests can drive it all with fake timers.
  * @module
  */
-import { performance } from 'node:perf_hooks';
-
 /** A pending timer: cancel it, or let it hold the process open. */
 export interface Timer {
   /** Stops the timer; calling it after the timer fired does nothing. */
@@ -13,7 +11,10 @@ export interface Timer {
   keepAlive(): void;
 }
 
-/** Milliseconds on a monotonic clock: only differences between two readings mean anything. */
+/**
+ * Milliseconds on a monotonic clock: only differences between two readings mean anything. Reads the
+ * global `performance` at each call (not an import binding), so fake timers in tests can drive it.
+ */
 export function now(): number {
   return performance.now();
 }
