@@ -16,7 +16,13 @@ describe('retries and handleError', () => {
       throw new Error('database down');
     });
     const handleError = vi.fn();
-    const buffer = new DataBuffer<string, number>({ handleFlush, handleError, interval: 10, retryDelay: 100, retryMax: 3 });
+    const buffer = new DataBuffer<string, number>({
+      handleFlush,
+      handleError,
+      interval: 10,
+      retryDelay: 100,
+      retryMax: 3,
+    });
     buffer.insertMany('k', [1, 2]);
     await vi.advanceTimersByTimeAsync(10);
     expect(calls).toHaveLength(1);
