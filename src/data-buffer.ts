@@ -704,7 +704,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       if (flushTimeout !== Number.POSITIVE_INFINITY) {
         delivery.attemptTimer = startTimer(
           () => {
-            this.#counters.timedOut++;
+            // attempt 0 is handleError, which shares the timeout but is not a flush attempt.
+            if (info.attempt > 0) this.#counters.timedOut++;
             interrupt(new FlushTimeoutError(flushTimeout));
           },
           flushTimeout,
