@@ -266,6 +266,11 @@ export function resolveOptions<K, V, M>(
       `Expected \`maxSize\` (${resolved.maxSize}) to be at most \`maxBuffered\` (${resolved.maxBuffered}): a batch could never fill up`,
     );
   }
+  if (resolved.retryBackoff === 'exponential' && resolved.retryDelayMax < resolved.retryDelay) {
+    throw new RangeError(
+      `Expected \`retryDelayMax\` (${resolved.retryDelayMax}) to be at least \`retryDelay\` (${resolved.retryDelay}) with \`retryBackoff: 'exponential'\``,
+    );
+  }
   if (
     resolved.onDrop !== undefined &&
     resolved.onFull !== 'drop-oldest' &&
