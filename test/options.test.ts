@@ -53,6 +53,11 @@ describe('options', () => {
     [{ intervall: 10 }, TypeError, 'Unknown option `intervall`'],
     [{ maxSize: 10, maxBuffered: 5 }, RangeError, 'Expected `maxSize` (10) to be at most `maxBuffered` (5)'],
     [
+      { retryBackoff: 'exponential', retryDelay: 500, retryDelayMax: 100 },
+      RangeError,
+      "Expected `retryDelayMax` (100) to be at least `retryDelay` (500) with `retryBackoff: 'exponential'`",
+    ],
+    [
       { onDrop: () => {} },
       TypeError,
       "`onDrop` is only called under `onFull: 'drop-oldest' | 'drop-newest'`",
