@@ -16,7 +16,11 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   platform: 'node',
-  splitting: false,
+  // Entry points share the core's modules as chunks instead of each bundling its own copy: a
+  // `NonRetryableError` thrown by `data-buffer/postgres` must be the class the buffer checks with `instanceof`.
+  splitting: true,
+  // Gives the CommonJS output an `import.meta.url`, which the optional-peer loader resolves from.
+  shims: true,
   // Integrations load their peers at run time; never bundle them.
   external: ['pg', '@electric-sql/pglite', '@opentelemetry/api'],
 });

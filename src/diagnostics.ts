@@ -18,10 +18,15 @@ import type { DropReason, FailureReason } from './options.js';
 export interface FlushTraceContext {
   /** The buffer that flushes. */
   readonly buffer: object;
+  /** The batch's key. */
   readonly key: unknown;
+  /** The batch, as `handleFlush` receives it; do not mutate it. */
   readonly items: readonly unknown[];
+  /** The batch's id, as `info.batchId`; the same on every attempt of the batch. */
   readonly batchId: string;
+  /** 1 for the first attempt, 2 for the first retry, and so on. */
   readonly attempt: number;
+  /** The partition (0 based) running the attempt. */
   readonly partition: number;
   /** Set by the channel on `error`: what the attempt threw or rejected with. */
   error?: unknown;
@@ -31,7 +36,9 @@ export interface FlushTraceContext {
 
 /** Payload of `data-buffer:insert`. */
 export interface InsertMessage {
+  /** The buffer inserted into. */
   readonly buffer: object;
+  /** The key the items were inserted under. */
   readonly key: unknown;
   /** The items stored by this call. */
   readonly items: readonly unknown[];
@@ -39,13 +46,17 @@ export interface InsertMessage {
 
 /** Payload of `data-buffer:retry`. */
 export interface RetryMessage {
+  /** The buffer that will retry. */
   readonly buffer: object;
+  /** The batch's key. */
   readonly key: unknown;
+  /** The batch's id, the same on every attempt. */
   readonly batchId: string;
   /** The attempt that failed (1 based). */
   readonly attempt: number;
   /** Items in the batch. */
   readonly count: number;
+  /** What the attempt threw or rejected with (non-errors wrapped in an `Error`). */
   readonly error: Error;
   /** Wait before the next attempt, in ms. */
   readonly delay: number;
@@ -53,28 +64,43 @@ export interface RetryMessage {
 
 /** Payload of `data-buffer:drop`. */
 export interface DropMessage {
+  /** The buffer that dropped the items. */
   readonly buffer: object;
+  /** The key the items were (or were to be) inserted under. */
   readonly key: unknown;
+  /** The dropped items, as `onDrop` receives them. */
   readonly items: readonly unknown[];
+  /** `'drop-newest'`: the insert was refused; `'drop-oldest'`: buffered items were evicted for it. */
   readonly reason: DropReason;
 }
 
 /** Payload of `data-buffer:error`. */
 export interface ErrorMessage {
+  /** The buffer that gave up on the batch. */
   readonly buffer: object;
+  /** The batch's key. */
   readonly key: unknown;
+  /** The batch, as `handleError` receives it. */
   readonly items: readonly unknown[];
+  /** The batch's id, as `handleFlush` saw it. */
   readonly batchId: string;
+  /** The error `handleError` receives: the last attempt's, or a timeout or shutdown error. */
   readonly error: Error;
+  /** Why the batch was not delivered. */
   readonly reason: FailureReason;
 }
 
 /** Names of the channels, for `diagnostics_channel.subscribe(name, …)`. */
 export const channelNames = Object.freeze({
+  /** Tracing channel around every `handleFlush` attempt; context {@link FlushTraceContext}. */
   flush: 'data-buffer:flush',
+  /** Items stored by `insert` / `insertMany`; payload {@link InsertMessage}. */
   insert: 'data-buffer:insert',
+  /** A failed attempt that will be retried; payload {@link RetryMessage}. */
   retry: 'data-buffer:retry',
+  /** Items dropped under `onFull`; payload {@link DropMessage}. */
   drop: 'data-buffer:drop',
+  /** A batch handed to `handleError`; payload {@link ErrorMessage}. */
   error: 'data-buffer:error',
 });
 

@@ -40,6 +40,7 @@ export class DataBufferError extends Error {
     this.code = code;
   }
 
+  /** The class name, such as `'ShutdownError'`. */
   override get name(): string {
     return this.constructor.name;
   }
@@ -55,9 +56,12 @@ export class BufferClosedError extends DataBufferError {
 
 /** Thrown by an insert into a buffer that holds its `maxBuffered` / `maxBufferedBytes` under `onFull: 'throw'`. */
 export class BufferFullError extends DataBufferError {
-  /** @param detail - which budget is exhausted. */
-  constructor(detail: string) {
-    super('ERR_BUFFER_FULL', `The buffer is full (${detail}); the item was not inserted`);
+  /**
+   * @param detail - which budget is exhausted.
+   * @param outcome - what was not stored (`insertMany` stores nothing of a list that does not fit).
+   */
+  constructor(detail: string, outcome = 'the item was not inserted') {
+    super('ERR_BUFFER_FULL', `The buffer is full (${detail}); ${outcome}`);
   }
 }
 

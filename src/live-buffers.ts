@@ -7,6 +7,7 @@ import type { CloseOptions, CloseReport } from './data-buffer.js';
 
 /** Anything that closes like a DataBuffer. */
 export interface Closable {
+  /** Delivers what it holds within `options.timeout` ms, as {@link DataBuffer.close} does. */
   close(options?: CloseOptions): Promise<CloseReport>;
 }
 

@@ -1,0 +1,234 @@
+/**
+ * `data-buffer/opentelemetry`: records a buffer's {@link DataBufferStats} and flush durations as
+ * OpenTelemetry metrics, through `@opentelemetry/api` (an optional peer dependency).
+ *
+ * @example
+ * ```ts
+ * import { instrumentDataBuffer } from 'data-buffer/opentelemetry';
+ *
+ * const instrumentation = instrumentDataBuffer(buffer, { name: 'page-views' });
+ * // later, if the buffer goes away before the process does:
+ * instrumentation.stop();
+ * ```
+ * @module data-buffer/opentelemetry
+ */
+import type * as OpenTelemetryApi from '@opentelemetry/api';
+import type {
+  Attributes,
+  BatchObservableCallback,
+  Histogram,
+  Meter,
+  MeterProvider,
+  Observable,
+} from '@opentelemetry/api';
+import type { DataBuffer } from '../data-buffer.js';
+import { describe } from '../errors.js';
+import type { DataBufferStats } from '../stats.js';
+import { timeFlushes } from './flush-timer.js';
+import { requirePeer } from './require-peer.js';
+
+export { MissingPeerError } from './require-peer.js';
+
+/** Options of {@link instrumentDataBuffer}. */
+export interface InstrumentDataBufferOptions {
+  /** The meter that creates the instruments. @default `meterProvider.getMeter('data-buffer')` */
+  meter?: Meter;
+  /** Where to get the meter when `meter` is not given. @default the global provider, `metrics.getMeterProvider()` */
+  meterProvider?: MeterProvider;
+  /**
+   * Recorded as the `data_buffer.name` attribute on every measurement. Give each instrumented buffer
+   * its own, or their series merge.
+   */
+  name?: string;
+  /** More attributes for every measurement. Keep their values few: each combination is a series. */
+  attributes?: Attributes;
+}
+
+/** What {@link instrumentDataBuffer} returns: stop recording with `stop()` or a `using` declaration. */
+export interface DataBufferInstrumentation extends Disposable {
+  /** Stops observing the buffer and timing its flushes. Idempotent. */
+  stop(): void;
+}
+
+/** The metrics recorded by {@link instrumentDataBuffer}, by the {@link DataBufferStats} field they report. */
+export const metricNames = Object.freeze({
+  /** Observable counter, `{item}`: {@link DataBufferStats.inserted}. */
+  inserted: 'data_buffer.items.inserted',
+  /** Observable counter, `{item}`: {@link DataBufferStats.flushed}. */
+  flushed: 'data_buffer.items.flushed',
+  /** Observable counter, `{item}`: {@link DataBufferStats.failed}. */
+  failed: 'data_buffer.items.failed',
+  /** Observable counter, `{item}`: {@link DataBufferStats.dropped}. */
+  dropped: 'data_buffer.items.dropped',
+  /** Observable counter, `{item}`: {@link DataBufferStats.dumped}. */
+  dumped: 'data_buffer.items.dumped',
+  /** Observable counter, `{item}`: {@link DataBufferStats.lost}. */
+  lost: 'data_buffer.items.lost',
+  /** Observable counter, `{batch}`: {@link DataBufferStats.batches}. */
+  batches: 'data_buffer.batches.flushed',
+  /** Observable counter, `{batch}`: {@link DataBufferStats.failedBatches}. */
+  failedBatches: 'data_buffer.batches.failed',
+  /** Observable counter, `{attempt}`: {@link DataBufferStats.retried}. */
+  retried: 'data_buffer.attempts.retried',
+  /** Observable counter, `{attempt}`: {@link DataBufferStats.timedOut}. */
+  timedOut: 'data_buffer.attempts.timed_out',
+  /** Observable up-down counter, `{item}`: {@link DataBufferStats.buffered}. */
+  buffered: 'data_buffer.items.buffered',
+  /** Observable up-down counter, `{item}`: {@link DataBufferStats.inFlight}. */
+  inFlight: 'data_buffer.items.in_flight',
+  /** Histogram, `s`: the duration of each `handleFlush` attempt; `error.type` is set on failed ones. */
+  flushDuration: 'data_buffer.flush.duration',
+});
+
+/** The instrumentation scope of the meter taken from a provider. */
+const SCOPE = 'data-buffer';
+
+type Counted = Exclude<keyof DataBufferStats, 'latency' | 'buffered' | 'inFlight'>;
+
+/** Monotonic counters: the stats fields that only grow. */
+const COUNTERS: readonly { field: Counted; unit: string; description: string }[] = [
+  { field: 'inserted', unit: '{item}', description: 'Items accepted by insert and insertMany.' },
+  { field: 'flushed', unit: '{item}', description: 'Items delivered: their handleFlush attempt succeeded.' },
+  { field: 'failed', unit: '{item}', description: 'Items handed to handleError.' },
+  { field: 'dropped', unit: '{item}', description: 'Items dropped by the onFull policy.' },
+  { field: 'dumped', unit: '{item}', description: 'Items taken out by dump().' },
+  {
+    field: 'lost',
+    unit: '{item}',
+    description: 'Failed items with no handleError, or whose handleError threw.',
+  },
+  { field: 'batches', unit: '{batch}', description: 'Batches delivered.' },
+  { field: 'failedBatches', unit: '{batch}', description: 'Batches handed to handleError.' },
+  { field: 'retried', unit: '{attempt}', description: 'handleFlush attempts that failed and were retried.' },
+  { field: 'timedOut', unit: '{attempt}', description: 'handleFlush attempts that ran past flushTimeout.' },
+];
+
+/** Levels that go up and down; additive across buffers and processes, hence up-down counters. */
+const LEVELS: readonly { field: 'buffered' | 'inFlight'; description: string }[] = [
+  { field: 'buffered', description: 'Items held now: buffered, queued, in flight or waiting for a retry.' },
+  { field: 'inFlight', description: 'Items in handleFlush attempts running now.' },
+];
+
+/** The semantic conventions' default boundaries for durations in seconds (5 ms to 10 s). */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/**
+ * Records a buffer's stats as OpenTelemetry metrics (see {@link metricNames}):
+ *
+ * - observable counters, read from `buffer.stats()` at each collection, for the item, batch and
+ *   attempt counters (`data_buffer.items.inserted`, unit `{item}`, and so on);
+ * - observable up-down counters for the items held now and in flight;
+ * - the histogram `data_buffer.flush.duration` (unit `s`) of every `handleFlush` attempt, timed
+ *   through the `data-buffer:flush` tracing channel, with `error.type` set on failed attempts.
+ *
+ * Every measurement carries `attributes`, plus `data_buffer.name` when `name` is given.
+ *
+ * @param buffer - the buffer to observe.
+ * @param options - where to record and which attributes to add.
+ * @returns a handle whose `stop()` unregisters the callbacks and the channel subscription.
+ * @throws TypeError on invalid options; {@link MissingPeerError} when neither `meter` nor
+ * `meterProvider` is given and `@opentelemetry/api` is not installed.
+ */
+export function instrumentDataBuffer(
+  buffer: Pick<DataBuffer, 'stats'>,
+  options: InstrumentDataBufferOptions = {},
+): DataBufferInstrumentation {
+  if (typeof (buffer as Partial<DataBuffer> | null)?.stats !== 'function') {
+    throw new TypeError(`Expected \`buffer\` to be a DataBuffer, got ${describe(buffer)}`);
+  }
+  const meter = resolveMeter(options);
+  const attributes = resolveAttributes(options);
+
+  const counters = COUNTERS.map(({ field, unit, description }) => ({
+    field,
+    instrument: meter.createObservableCounter(metricNames[field], { unit, description }),
+  }));
+  const levels = LEVELS.map(({ field, description }) => ({
+    field,
+    instrument: meter.createObservableUpDownCounter(metricNames[field], { unit: '{item}', description }),
+  }));
+  const observables: Observable[] = [...counters, ...levels].map(({ instrument }) => instrument);
+  // One stats() snapshot per collection, so the figures of one export agree with each other.
+  const observe: BatchObservableCallback = (result) => {
+    const stats = buffer.stats();
+    for (const { field, instrument } of counters) result.observe(instrument, stats[field], attributes);
+    for (const { field, instrument } of levels) result.observe(instrument, stats[field], attributes);
+  };
+  meter.addBatchObservableCallback(observe, observables);
+
+  const durations: Histogram = meter.createHistogram(metricNames.flushDuration, {
+    unit: 's',
+    description: 'Duration of handleFlush attempts, from the call until the returned promise settles.',
+    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+  });
+  const failedAttributes = new Map<string, Attributes>();
+  const stopTiming = timeFlushes(buffer, ({ seconds, failed, error }) => {
+    if (!failed) return durations.record(seconds, attributes);
+    const type = errorType(error);
+    let withError = failedAttributes.get(type);
+    if (withError === undefined) {
+      withError = Object.freeze({ ...attributes, 'error.type': type });
+      failedAttributes.set(type, withError);
+    }
+    durations.record(seconds, withError);
+  });
+
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    stopTiming();
+    meter.removeBatchObservableCallback(observe, observables);
+  };
+  return { stop, [Symbol.dispose]: stop };
+}
+
+function resolveMeter(options: InstrumentDataBufferOptions): Meter {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected the options to be an object, got ${describe(options)}`);
+  }
+  const { meter, meterProvider } = options;
+  if (meter !== undefined && meterProvider !== undefined) {
+    throw new TypeError('Expected one of `meter` and `meterProvider`, got both');
+  }
+  if (meter !== undefined) {
+    if (typeof meter?.createObservableCounter !== 'function') {
+      throw new TypeError(`Expected \`meter\` to be an OpenTelemetry Meter, got ${describe(meter)}`);
+    }
+    return meter;
+  }
+  if (meterProvider !== undefined) {
+    if (typeof meterProvider?.getMeter !== 'function') {
+      throw new TypeError(
+        `Expected \`meterProvider\` to be an OpenTelemetry MeterProvider, got ${describe(meterProvider)}`,
+      );
+    }
+    return meterProvider.getMeter(SCOPE);
+  }
+  const api = requirePeer<typeof OpenTelemetryApi>('@opentelemetry/api', 'data-buffer/opentelemetry');
+  return api.metrics.getMeterProvider().getMeter(SCOPE);
+}
+
+function resolveAttributes(options: InstrumentDataBufferOptions): Attributes {
+  const { name, attributes = {} } = options;
+  if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
+    throw new TypeError(
+      `Expected \`attributes\` to be an object of attribute values, got ${describe(attributes)}`,
+    );
+  }
+  if (name === undefined) return Object.freeze({ ...attributes });
+  if (typeof name !== 'string' || name === '') {
+    throw new TypeError(`Expected \`name\` to be a non-empty string, got ${describe(name)}`);
+  }
+  return Object.freeze({ ...attributes, 'data_buffer.name': name });
+}
+
+/** `error.type` as the semantic conventions define it: the error's class, or `_OTHER` for a non-error. */
+function errorType(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    // A stable code (`ERR_FLUSH_TIMEOUT`, a driver's error code) says more than the class name.
+    return typeof code === 'string' && code !== '' ? code : error.name;
+  }
+  return '_OTHER';
+}
