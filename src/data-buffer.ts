@@ -56,8 +56,9 @@ export interface PartitionInfo {
 /** Options of {@link DataBuffer.close}. */
 export interface CloseOptions {
   /**
-   * Longest the close may take, in ms. Batches still undelivered then go to `handleError` with a
-   * {@link ShutdownError} (reason `'shutdown'`). @default Infinity (wait for every retry)
+   * How long to wait for deliveries, in ms. Batches still undelivered then go to `handleError` with a
+   * {@link ShutdownError} (reason `'shutdown'`), and the close waits for those `handleError` calls
+   * too, each for at most `flushTimeout`. @default Infinity (wait for every retry)
    */
   timeout?: number;
 }
@@ -104,8 +105,9 @@ type DeliveryState =
  */
 interface Delivery<K, V> {
   readonly key: K;
+  /** Only `onFull: 'drop-oldest'` changes these, and only before the first attempt. */
   readonly items: V[];
-  readonly bytes: number;
+  bytes: number;
   readonly partition: number;
   /** Take order; flushAll and close wait for every delivery up to a given seq. */
   readonly seq: number;
@@ -195,6 +197,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   readonly #pipelines = new Map<K, Delivery<K, V>[]>();
   /** Every delivery not yet settled, in take order. */
   readonly #active = new Set<Delivery<K, V>>();
+  /** Deliveries whose first attempt has not started, in take order: what 'drop-oldest' may drop first. */
+  readonly #unstarted = new Set<Delivery<K, V>>();
   readonly #counters = new Counters();
   readonly #drops: DropReporter;
   readonly #batchIdPrefix = randomUUID();
@@ -204,6 +208,9 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   readonly #measureBytes: boolean;
   #held = 0;
   #heldBytes = 0;
+  /** Of `#held` / `#heldBytes`, what deliveries whose first attempt started hold: 'drop-oldest' cannot drop it. */
+  #startedHeld = 0;
+  #startedBytes = 0;
   #seq = 0;
   #settleWaiters: SettleWaiter[] = [];
   #readyWaiters: ((error?: unknown) => void)[] = [];
@@ -257,11 +264,12 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   handleError(key: K, items: V[], error: Error, info: ErrorInfo<M>): unknown {
     const handler = this.#options.handleError;
     if (handler !== undefined) return handler(key, items, error, info);
-    this.#counters.lost += items.length;
     this.#options.logger.error(
       `data-buffer: lost ${items.length} item(s) of key ${describe(key)} (${info.reason} after ${info.attempts} attempt(s)); no handleError is set: ${error.message}`,
       { key, count: items.length, reason: info.reason, batchId: info.batchId, error },
     );
+    // Counted after logging: if the logger throws, the caller counts the loss (once).
+    this.#counters.lost += items.length;
     return undefined;
   }
 
@@ -316,11 +324,13 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   count(key: K): number {
     let count = this.#store.get(key)?.items.length ?? 0;
     const pipeline = this.#pipelines.get(key);
-    if (pipeline !== undefined) for (const delivery of pipeline) count += delivery.items.length;
+    if (pipeline !== undefined) {
+      for (const delivery of pipeline) if (delivery.state !== FAILING) count += delivery.items.length;
+    }
     return count;
   }
 
-  /** Items held under all keys: buffered, queued, in flight or waiting for a retry. */
+  /** Items held under all keys: buffered, queued, in flight or waiting for a retry (not those handed to `handleError`). */
   get size(): number {
     return this.#held;
   }
@@ -339,10 +349,15 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     if (batch !== undefined) this.#take(batch);
     const pipeline = this.#pipelines.get(key);
     if (pipeline === undefined) return;
-    const last = pipeline[pipeline.length - 1] as Delivery<K, V>;
-    last.waiters ??= [];
-    const waiters = last.waiters;
-    await new Promise<void>((resolve) => waiters.push(resolve));
+    // Every delivery of the key, not only the last: dump() and 'drop-oldest' settle unstarted ones
+    // while an earlier one is still in flight.
+    await Promise.all(
+      pipeline.map((delivery) => {
+        delivery.waiters ??= [];
+        const waiters = delivery.waiters;
+        return new Promise<void>((resolve) => waiters.push(resolve));
+      }),
+    );
   }
 
   /** Flushes every key now and resolves once everything held before the call is handled. */
@@ -358,16 +373,18 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   dump(): Map<K, V[]> {
     const dumped = new Map<K, V[]>();
     for (const [key, pipeline] of this.#pipelines) {
-      const head = pipeline[0] as Delivery<K, V>;
-      const from = head.state === QUEUED && head.attempt === 0 ? 0 : 1;
-      for (let i = from; i < pipeline.length; i++) {
-        const delivery = pipeline[i] as Delivery<K, V>;
+      // Only batches whose first attempt has not started; not those being handed to handleError
+      // by a shutdown either (they are not QUEUED any more).
+      const kept = pipeline.filter((delivery) => delivery.state !== QUEUED || delivery.attempt > 0);
+      if (kept.length === pipeline.length) continue;
+      for (const delivery of pipeline) {
+        if (delivery.state !== QUEUED || delivery.attempt > 0) continue;
         appendTo(dumped, key, delivery.items);
         this.#counters.dumped += delivery.items.length;
         this.#release(delivery);
       }
-      if (from === 0) this.#pipelines.delete(key);
-      else pipeline.length = 1;
+      if (kept.length === 0) this.#pipelines.delete(key);
+      else this.#pipelines.set(key, kept);
     }
     for (const batch of this.#store.values()) {
       const bytes = batch.bytes;
@@ -401,7 +418,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       const part = parts[pipeline[0]!.partition]!;
       part.keys++;
       for (const delivery of pipeline) {
-        part.items += delivery.items.length;
+        if (delivery.state !== FAILING) part.items += delivery.items.length;
         if (delivery.state === RUNNING || delivery.state === FAILING) part.inFlight++;
         else if (delivery.state === RETRYING) part.retrying++;
         else if (delivery.state === QUEUED) part.queued++;
@@ -418,16 +435,20 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   /**
    * Resolves once the buffer has room for more items (under `maxBuffered` and `maxBufferedBytes`).
    * Pair it with `insert`'s return value: `if (!buffer.insert(k, v)) await buffer.ready();`.
-   * @throws {@link ReadyTimeoutError} after `timeout` ms; {@link BufferClosedError} if the buffer closes.
+   * Rejects with {@link ReadyTimeoutError} after `timeout` ms, {@link BufferClosedError} if the buffer
+   * closes, or the signal's reason once it aborts (at once if it already has).
+   * @throws TypeError / RangeError, synchronously, when an option is invalid, whatever the buffer's state.
    */
   ready(options: ReadyOptions = {}): Promise<void> {
-    if (this.#closed) return Promise.reject(new BufferClosedError('ready'));
-    if (this.#hasRoom()) return Promise.resolve();
-    const { timeout = Number.POSITIVE_INFINITY, signal } = options;
-    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
-      throw new RangeError(`Expected \`timeout\` to be a number >= 0 or Infinity, got ${describe(timeout)}`);
+    checkOptionsObject('ready', options);
+    const timeout = checkTimeout(options.timeout);
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describe(signal)}`);
     }
-    signal?.throwIfAborted();
+    if (this.#closed) return Promise.reject(new BufferClosedError('ready'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#hasRoom()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       let timer: Timer | undefined;
       const done = (error?: unknown) => {
@@ -455,10 +476,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    */
   close(options: CloseOptions = {}): Promise<CloseReport> {
     if (this.#closing !== undefined) return this.#closing;
-    const timeout = options.timeout ?? Number.POSITIVE_INFINITY;
-    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
-      throw new RangeError(`Expected \`timeout\` to be a number >= 0 or Infinity, got ${describe(timeout)}`);
-    }
+    checkOptionsObject('close', options);
+    const timeout = checkTimeout(options.timeout);
     this.#closed = true;
     unregisterLive(this);
     this.#closing = this.#shutdown(timeout);
@@ -474,8 +493,12 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 
   #sizeOf(value: V): number {
     const bytes = this.#options.sizeOf(value);
-    if (!(bytes >= 0) || bytes === Number.POSITIVE_INFINITY) {
+    // `typeof` first: a numeric string passes `>= 0` and would turn the byte count into a string.
+    if (typeof bytes !== 'number') {
       throw new TypeError(`Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`);
+    }
+    if (!(bytes >= 0) || bytes === Number.POSITIVE_INFINITY) {
+      throw new RangeError(`Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`);
     }
     return bytes;
   }
@@ -529,6 +552,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     if (this.#held + values.length > this.#maxBuffered || this.#heldBytes + bytes > this.#maxBytes) {
       throw new BufferFullError(
         `${values.length} item(s) of ${bytes} bytes do not fit: ${this.#held}/${this.#maxBuffered} items, ${this.#heldBytes}/${this.#maxBytes} bytes held`,
+        'nothing was inserted',
       );
     }
   }
@@ -538,24 +562,65 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   }
 
   /**
-   * Drops the oldest buffered items until an item of `bytes` fits. Only buffered items can go: those
-   * already in delivery stay. Returns false when that is not enough.
+   * Drops the oldest items not yet handed to `handleFlush` until an item of `bytes` fits: first from
+   * batches waiting for their first attempt (oldest taken first), then from the open batches (oldest
+   * opened first). Items whose delivery started stay. Returns false, dropping nothing, when even
+   * dropping all of those would not make room.
    */
   #evictOldest(bytes: number): boolean {
+    if (this.#startedHeld >= this.#maxBuffered || this.#startedBytes + bytes > this.#maxBytes) return false;
     while (this.#isFullFor(bytes)) {
+      const delivery: Delivery<K, V> | undefined = this.#unstarted.values().next().value;
+      if (delivery !== undefined) {
+        this.#evictFromDelivery(delivery, bytes);
+        continue;
+      }
       const batch = this.#store.oldest();
       if (batch === undefined) return false;
+      const [count, evictedBytes] = this.#evictable(batch.items, bytes);
       const evicted: V[] = [];
-      while (batch.items.length > 0 && this.#isFullFor(bytes)) {
-        const itemBytes = this.#measureBytes ? this.#sizeOf(batch.items[0] as V) : 0;
-        evicted.push(this.#store.shift(batch, itemBytes) as V);
-        this.#held--;
-        this.#heldBytes -= itemBytes;
+      // The store learns the bytes of the whole run with its last item.
+      for (let i = 0; i < count; i++)
+        evicted.push(this.#store.shift(batch, i === count - 1 ? evictedBytes : 0) as V);
+      this.#held -= count;
+      this.#heldBytes -= evictedBytes;
+      if (batch.items.length === 0) {
+        // What is left of the batch's byte count is the estimate's drift: it leaves with the batch.
+        this.#heldBytes -= batch.bytes;
+        this.#store.take(batch);
       }
-      if (batch.items.length === 0) this.#store.take(batch);
       this.#dropped(batch.key, evicted, 'drop-oldest', true);
     }
     return true;
+  }
+
+  /** Drops a delivery's first items until an item of `bytes` fits; an emptied delivery settles. */
+  #evictFromDelivery(delivery: Delivery<K, V>, bytes: number): void {
+    const [count, evictedBytes] = this.#evictable(delivery.items, bytes);
+    const evicted = delivery.items.splice(0, count);
+    delivery.bytes -= evictedBytes;
+    this.#held -= count;
+    this.#heldBytes -= evictedBytes;
+    // Emptied: it leaves its key's pipeline (the next batch of the key may start) and its waiters wake.
+    if (delivery.items.length === 0) this.#settle(delivery);
+    this.#dropped(delivery.key, evicted, 'drop-oldest', true);
+  }
+
+  /**
+   * How many of `items`, from the first, must go for an item of `bytes` to fit (all of them at most),
+   * and their bytes. Changes nothing, so a throwing `sizeOf` leaves the accounting intact.
+   */
+  #evictable(items: V[], bytes: number): [count: number, bytes: number] {
+    let count = 0;
+    let evictedBytes = 0;
+    while (
+      count < items.length &&
+      (this.#held - count >= this.#maxBuffered || this.#heldBytes - evictedBytes + bytes > this.#maxBytes)
+    ) {
+      if (this.#measureBytes) evictedBytes += this.#sizeOf(items[count] as V);
+      count++;
+    }
+    return [count, evictedBytes];
   }
 
   /** Counts, reports and hands out dropped items. `held` says they were counted in `#held` already. */
@@ -597,6 +662,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       waiters: undefined,
     };
     this.#active.add(delivery);
+    this.#unstarted.add(delivery);
     const pipeline = this.#pipelines.get(key);
     if (pipeline === undefined) {
       this.#pipelines.set(key, [delivery]);
@@ -653,7 +719,12 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   async #attempt(delivery: Delivery<K, V>): Promise<void> {
     delivery.state = RUNNING;
     const attempt = ++delivery.attempt;
-    if (attempt === 1) delivery.firstAttemptAt = now();
+    if (attempt === 1) {
+      delivery.firstAttemptAt = now();
+      this.#unstarted.delete(delivery);
+      this.#startedHeld += delivery.items.length;
+      this.#startedBytes += delivery.bytes;
+    }
     const info = new AttemptInfo(attempt, delivery.partition, this.#options.meta, this.#batchIdOf(delivery));
     const count = delivery.items.length;
     this.#counters.inFlight += count;
@@ -694,15 +765,22 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   #settleInTime(result: PromiseLike<unknown>, delivery: Delivery<K, V>, info: AttemptInfo<M>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const { flushTimeout } = this.#options;
+      let timer: Timer | undefined;
+      // This attempt's timer only: a late ("zombie") settle of a timed-out attempt must not disarm
+      // the timer of the retry running by then.
+      const stop = () => {
+        timer?.cancel();
+        if (delivery.attemptTimer === timer) delivery.attemptTimer = undefined;
+        timer = undefined;
+      };
       const interrupt = (reason: Error) => {
-        delivery.attemptTimer?.cancel();
-        delivery.attemptTimer = undefined;
+        stop();
         info.abort(reason);
         reject(reason);
       };
       delivery.interrupt = interrupt;
       if (flushTimeout !== Number.POSITIVE_INFINITY) {
-        delivery.attemptTimer = startTimer(
+        timer = startTimer(
           () => {
             // attempt 0 is handleError, which shares the timeout but is not a flush attempt.
             if (info.attempt > 0) this.#counters.timedOut++;
@@ -711,19 +789,24 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
           flushTimeout,
           this.#keepAlive,
         );
+        delivery.attemptTimer = timer;
       }
-      result.then(
-        () => {
-          delivery.attemptTimer?.cancel();
-          delivery.attemptTimer = undefined;
-          resolve();
-        },
-        (error: unknown) => {
-          delivery.attemptTimer?.cancel();
-          delivery.attemptTimer = undefined;
-          reject(error);
-        },
-      );
+      try {
+        result.then(
+          () => {
+            stop();
+            resolve();
+          },
+          (error: unknown) => {
+            stop();
+            reject(error);
+          },
+        );
+      } catch (thenError) {
+        // A thenable whose `then` throws: the attempt failed, and its timer must not outlive it.
+        stop();
+        reject(thenError);
+      }
     });
   }
 
@@ -794,6 +877,13 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     const count = delivery.items.length;
     this.#counters.failed += count;
     this.#counters.failedBatches++;
+    // Handed over: the items leave `size` now, so `inserted = flushed + failed + dropped + dumped +
+    // buffered` holds while handleError runs. The key's next batch still waits for it to finish, and a
+    // partition runs one handleError at a time, so what it holds stays bounded.
+    this.#held -= count;
+    this.#heldBytes -= delivery.bytes;
+    this.#forgetStarted(delivery);
+    this.#afterRelease();
     const batchId = this.#batchIdOf(delivery);
     if (channels.error.hasSubscribers) {
       channels.error.publish({
@@ -853,9 +943,13 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 
   /** Gives back what a delivery held and wakes whoever waits for it. */
   #release(delivery: Delivery<K, V>): void {
+    // A failing delivery's items left the count when they were handed to handleError.
+    if (delivery.state !== FAILING) {
+      this.#held -= delivery.items.length;
+      this.#heldBytes -= delivery.bytes;
+      this.#forgetStarted(delivery);
+    }
     delivery.state = SETTLED;
-    this.#held -= delivery.items.length;
-    this.#heldBytes -= delivery.bytes;
     this.#active.delete(delivery);
     if (delivery.waiters !== undefined) for (const wake of delivery.waiters) wake();
     if (this.#settleWaiters.length > 0) {
@@ -866,6 +960,16 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
         }
         return true;
       });
+    }
+  }
+
+  /** The delivery's items leave the count: take them out of the started or the unstarted share. */
+  #forgetStarted(delivery: Delivery<K, V>): void {
+    if (delivery.attempt > 0) {
+      this.#startedHeld -= delivery.items.length;
+      this.#startedBytes -= delivery.bytes;
+    } else {
+      this.#unstarted.delete(delivery);
     }
   }
 
@@ -962,6 +1066,22 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       void this.flushAll();
     });
   }
+}
+
+/** Misuse, not a runtime failure: a method's options must be an object (or left out). */
+function checkOptionsObject(method: string, options: unknown): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected the options of \`${method}\` to be an object, got ${describe(options)}`);
+  }
+}
+
+/** A `timeout` argument in ms: a number >= 0, `Infinity` (the default) meaning none. */
+function checkTimeout(timeout: unknown): number {
+  if (timeout === undefined) return Number.POSITIVE_INFINITY;
+  const message = `Expected \`timeout\` to be a number >= 0 or Infinity, got ${describe(timeout)}`;
+  if (typeof timeout !== 'number' || Number.isNaN(timeout)) throw new TypeError(message);
+  if (timeout < 0) throw new RangeError(message);
+  return timeout;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

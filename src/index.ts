@@ -1,6 +1,6 @@
 /**
  * data-buffer: buffer a fast stream of items per key in memory and flush each key's list in batches.
- * @packageDocumentation
+ * @module data-buffer
  */
 export {
   type CloseOptions,
@@ -28,6 +28,7 @@ export {
   ReadyTimeoutError,
   ShutdownError,
 } from './errors.js';
+export type { Closable } from './live-buffers.js';
 export type {
   DataBufferOptions,
   DropHandler,

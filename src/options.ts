@@ -170,20 +170,35 @@ export interface ResolvedOptions<K, V, M> {
 
 /** The default of every option that has one. */
 export const defaults = Object.freeze({
+  /** Default of {@link DataBufferOptions.interval}. */
   interval: 5000,
+  /** Default of {@link DataBufferOptions.jitter}. */
   jitter: 0,
+  /** Default of {@link DataBufferOptions.maxSize}. */
   maxSize: Number.POSITIVE_INFINITY,
+  /** Default of {@link DataBufferOptions.maxSizeJitter}. */
   maxSizeJitter: 0,
+  /** Default of {@link DataBufferOptions.partitions}. */
   partitions: 1,
+  /** Default of {@link DataBufferOptions.retryDelay}. */
   retryDelay: 1000,
+  /** Default of {@link DataBufferOptions.retryMax}. */
   retryMax: 5,
+  /** Default of {@link DataBufferOptions.retryBackoff}. */
   retryBackoff: 'fixed' as RetryBackoff,
+  /** Default of {@link DataBufferOptions.retryDelayMax}. */
   retryDelayMax: 30_000,
+  /** Default of {@link DataBufferOptions.deliveryTimeout}. */
   deliveryTimeout: Number.POSITIVE_INFINITY,
+  /** Default of {@link DataBufferOptions.flushTimeout}. */
   flushTimeout: 60_000,
+  /** Default of {@link DataBufferOptions.maxBuffered}. */
   maxBuffered: 1_000_000,
+  /** Default of {@link DataBufferOptions.maxBufferedBytes}. */
   maxBufferedBytes: 256 * 1024 * 1024,
+  /** Default of {@link DataBufferOptions.onFull}. */
   onFull: 'block' as OnFullPolicy,
+  /** Default of {@link DataBufferOptions.flushOnExit}. */
   flushOnExit: true,
 });
 

@@ -2,6 +2,7 @@
  * How long to wait before the next attempt of a failed batch.
  * @module
  */
+import { describe } from './errors.js';
 import type { RetryBackoff } from './options.js';
 
 /**
@@ -24,7 +25,7 @@ export function retryWait(
   }
   const wait = backoff(attempt, error);
   if (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0) {
-    throw new RangeError(`Expected \`retryBackoff\` to return a finite number >= 0, got ${String(wait)}`);
+    throw new RangeError(`Expected \`retryBackoff\` to return a finite number >= 0, got ${describe(wait)}`);
   }
   return wait;
 }

@@ -3,6 +3,9 @@
  * timer never keeps an idle process alive by accident, and tests can drive it all with fake timers.
  * @module
  */
+/** Largest delay `setTimeout` honours, in ms (2^31 - 1, about 24.8 days). */
+const MAX_TIMER_DELAY = 2_147_483_647;
+
 /** A pending timer: cancel it, or let it hold the process open. */
 export interface Timer {
   /** Stops the timer; calling it after the timer fired does nothing. */
@@ -24,7 +27,9 @@ export function now(): number {
  * process running, unless `keepAlive` is set (used while the buffer is closing or the process exits).
  */
 export function startTimer(callback: () => void, delay: number, keepAlive = false): Timer {
-  const handle = setTimeout(callback, delay);
+  // Node fires a longer delay after 1 ms (TimeoutOverflowWarning): a `close({ timeout })` of 30 days
+  // would abandon everything at once. Clamped, it fires after 24.8 days instead.
+  const handle = setTimeout(callback, Math.min(delay, MAX_TIMER_DELAY));
   if (!keepAlive) handle.unref();
   return {
     cancel: () => clearTimeout(handle),
