@@ -1,0 +1,92 @@
+/**
+ * The demo's command line: `npm run demo -- --seconds 5 --rate 50000 --fail-rate 0.1 --json`.
+ */
+import { parseArgs } from 'node:util';
+
+/** What the demo was asked to do. */
+export interface DemoArgs {
+  /** How long to produce page views, in seconds. */
+  seconds: number;
+  /** Page views produced per second. */
+  rate: number;
+  /** Distinct paths (the buffer's keys). */
+  paths: number;
+  /** Probability that a flush attempt fails, 0 to 1. */
+  failRate: number;
+  /** A PostgreSQL URL; the embedded PGlite when absent. */
+  database: string | undefined;
+  /** Print the summary as one JSON object. */
+  json: boolean;
+  help: boolean;
+}
+
+export const HELP = `Usage: npm run demo -- [options]
+
+Simulates a busy web service: page views (path, user, time) go into a DataBuffer keyed by path,
+which flushes them into PostgreSQL in batches, one INSERT … SELECT * FROM unnest(…) per batch.
+Ends with a summary: events produced, rows stored (they must match), statements issued, latency.
+
+Options:
+  --seconds <n>     how long to produce page views (default 10)
+  --rate <n>        page views per second (default 10000)
+  --paths <n>       distinct paths, the buffer's keys (default 100)
+  --fail-rate <p>   probability that a flush fails, 0 to 1 (default 0): retries and
+                    handleError keep the stored count exact
+  --database <url>  write to this PostgreSQL server instead of the embedded PGlite
+                    (recreates the table data_buffer_demo_page_views, and leaves it
+                    there to query)
+  --json            print the summary as one JSON object on the last line
+  --help            show this help
+
+Ctrl-C stops early: the buffer is closed gracefully and the summary still printed.`;
+
+/**
+ * Parses `argv` (without the node and script paths).
+ * @throws TypeError or RangeError naming the option, the value and what is allowed.
+ */
+export function parseDemoArgs(argv: string[]): DemoArgs {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      seconds: { type: 'string' },
+      rate: { type: 'string' },
+      paths: { type: 'string' },
+      'fail-rate': { type: 'string' },
+      database: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const database = values.database;
+  if (database !== undefined && !/^postgres(ql)?:\/\//.test(database)) {
+    throw new TypeError(`Expected --database to be a postgres:// URL, got '${database}'`);
+  }
+  return {
+    seconds: numberOption('--seconds', values.seconds, 10, { min: 0, max: 3600 }),
+    rate: numberOption('--rate', values.rate, 10_000, { min: 1, max: 10_000_000 }),
+    paths: numberOption('--paths', values.paths, 100, { min: 1, max: 1_000_000, integer: true }),
+    failRate: numberOption('--fail-rate', values['fail-rate'], 0, { min: 0, max: 1 }),
+    database,
+    json: values.json,
+    help: values.help,
+  };
+}
+
+function numberOption(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  rule: { min: number; max: number; integer?: boolean },
+): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  const kind = rule.integer ? 'an integer' : 'a number';
+  if (text.trim() === '' || !Number.isFinite(value) || (rule.integer && !Number.isInteger(value))) {
+    throw new TypeError(`Expected ${name} to be ${kind}, got '${text}'`);
+  }
+  if (value < rule.min || value > rule.max) {
+    throw new RangeError(`Expected ${name} to be ${kind} from ${rule.min} to ${rule.max}, got ${value}`);
+  }
+  return value;
+}

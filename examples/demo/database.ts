@@ -1,0 +1,158 @@
+/**
+ * Where the demo writes: an embedded PostgreSQL (PGlite, in memory) or a real server. Each driver is
+ * imported only when chosen, so `--database` works without PGlite and the default without `pg`.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
+import type { Queryable } from '../../src/postgres/index.js';
+
+/** The demo's database: what the sink writes through, and what the summary reads. */
+export interface DemoDatabase {
+  /** What the sink and the queries run on. */
+  readonly db: Queryable;
+  /** The table the page views go to (already quoted where needed). */
+  readonly table: string;
+  /** For people: "embedded PostgreSQL (PGlite)" or the server's address. */
+  readonly label: string;
+  /** `'pglite'` or `'postgres'`. */
+  readonly kind: 'pglite' | 'postgres';
+  /** `SELECT count(*)` of the table. */
+  countRows(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const COLUMNS = `
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  event_id int8 NOT NULL UNIQUE,
+  path text NOT NULL,
+  user_id text NOT NULL,
+  viewed_at timestamptz NOT NULL`;
+
+/**
+ * Opens the database and creates a fresh page-view table. `event_id` is unique, so a batch retried
+ * after a commit whose acknowledgement was lost cannot store a view twice.
+ * @param notice - told about slow steps, such as the first start of the embedded database.
+ */
+export async function openDemoDatabase(
+  url: string | undefined,
+  notice: (message: string) => void,
+): Promise<DemoDatabase> {
+  if (url === undefined) {
+    const pglite = await openEmbeddedPostgres(notice);
+    await pglite.exec(`CREATE TABLE page_views (${COLUMNS})`);
+    await warmUp(pglite);
+    return {
+      db: {
+        // PGlite runs each statement on this thread, and chains them without returning to the event
+        // loop: step out first, so the simulated web service keeps serving while batches are written.
+        query: async (text, params) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          return pglite.query(text, params);
+        },
+      },
+      table: 'page_views',
+      label: 'embedded PostgreSQL (PGlite, in memory)',
+      kind: 'pglite',
+      countRows: async () => countOf(pglite, 'page_views'),
+      close: () => pglite.close(),
+    };
+  }
+  const { default: pg } = await import('pg');
+  // Partitions + 1: a timed-out flush cancels its statement through a free connection.
+  const pool = new pg.Pool({ connectionString: url, max: 6 });
+  // An idle connection that breaks is dropped by the pool; without a listener, it would crash the demo.
+  pool.on('error', (error) => console.error(`demo: an idle connection failed: ${error.message}`));
+  const table = 'data_buffer_demo_page_views';
+  await pool.query(`DROP TABLE IF EXISTS ${table}`);
+  await pool.query(`CREATE TABLE ${table} (${COLUMNS})`);
+  return {
+    db: pool,
+    table,
+    label: `PostgreSQL at ${redact(url)}`,
+    kind: 'postgres',
+    countRows: () => countOf(pool, table),
+    close: () => pool.end(),
+  };
+}
+
+/**
+ * PGlite is WebAssembly: its first thousands of rows run slowly while the engine compiles its hot
+ * code. Insert and drop some scratch rows first, so the demo's figures show the database warm.
+ */
+async function warmUp(pglite: PGlite): Promise<void> {
+  await pglite.exec(`CREATE TEMP TABLE warm_up (${COLUMNS})`);
+  const ids = Array.from({ length: 500 }, (_, i) => i);
+  for (let round = 0; round < 20; round++) {
+    await pglite.query(
+      `INSERT INTO warm_up (event_id, path, user_id, viewed_at)
+       SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[]) ON CONFLICT (event_id) DO NOTHING`,
+      [
+        `{${ids.map((i) => round * 500 + i).join(',')}}`,
+        `{${ids.map(() => '"/warm-up"').join(',')}}`,
+        `{${ids.map(() => '"user"').join(',')}}`,
+        `{${ids.map(() => `"${new Date().toISOString()}"`).join(',')}}`,
+      ],
+    );
+  }
+  await pglite.exec('DROP TABLE warm_up');
+}
+
+async function countOf(db: Queryable, table: string): Promise<number> {
+  const result = (await db.query(`SELECT count(*)::int AS n FROM ${table}`)) as { rows?: { n: number }[] };
+  return result.rows?.[0]?.n ?? Number.NaN;
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+/**
+ * A fresh in-memory PGlite. Creating its cluster (initdb) takes seconds of CPU, so the first start
+ * saves the new cluster as a template (`node_modules/.cache/data-buffer-demo/`) and later starts load
+ * that instead, in well under a second.
+ */
+export async function openEmbeddedPostgres(notice: (message: string) => void = () => {}): Promise<PGlite> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const template = await templatePath();
+  const saved = await readFile(template).catch(() => undefined);
+  if (saved !== undefined) {
+    try {
+      return await PGlite.create({ loadDataDir: new Blob([saved]) });
+    } catch {
+      // A damaged or foreign template: build a new one below.
+    }
+  }
+  notice('Creating the embedded PostgreSQL cluster (first run only, a few seconds)…');
+  const pglite = await PGlite.create();
+  try {
+    const dump = await pglite.dumpDataDir('gzip');
+    await mkdir(path.dirname(template), { recursive: true });
+    // Write then rename: a concurrent demo never loads a half-written template.
+    const partial = `${template}.${process.pid}.partial`;
+    await writeFile(partial, new Uint8Array(await dump.arrayBuffer()));
+    await rename(partial, template);
+  } catch {
+    // No cache (read-only install): every start pays initdb, nothing else changes.
+  }
+  return pglite;
+}
+
+/** The template's file, named after the PGlite version it was made with. */
+async function templatePath(): Promise<string> {
+  const require = createRequire(import.meta.url);
+  let cacheDir = path.join(tmpdir(), 'data-buffer-demo');
+  let version = 'unknown';
+  try {
+    const entry = require.resolve('@electric-sql/pglite'); // …/node_modules/@electric-sql/pglite/dist/index.cjs
+    const packageDir = path.resolve(path.dirname(entry), '..');
+    const manifest = JSON.parse(await readFile(path.join(packageDir, 'package.json'), 'utf8'));
+    version = String(manifest.version);
+    cacheDir = path.resolve(packageDir, '..', '..', '.cache', 'data-buffer-demo');
+  } catch {
+    // Unusual layout: fall back to the temporary directory.
+  }
+  return path.join(cacheDir, `pglite-${version}.tgz`);
+}

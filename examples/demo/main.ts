@@ -1,0 +1,207 @@
+/**
+ * `npm run demo`: a busy web service's page views, buffered per path by a DataBuffer and flushed into
+ * PostgreSQL (embedded PGlite by default) through `data-buffer/postgres`, one statement per batch.
+ * `npm run demo -- --help` lists the options.
+ */
+import { DataBuffer } from '../../src/index.js';
+import { type PostgresSinkResult, postgresSink, type SinkCallInfo } from '../../src/postgres/index.js';
+import { type DemoArgs, HELP, parseDemoArgs } from './args.js';
+import { type DemoDatabase, openDemoDatabase } from './database.js';
+import { type FaultCounters, withFaults } from './faults.js';
+import { type DemoSummary, ProgressLine, progressText, summaryText } from './report.js';
+import { type PageView, produceTraffic } from './traffic.js';
+
+/** A batch that ran out of retries, kept to be written again once the buffer is closed. */
+interface ParkedBatch {
+  readonly path: string;
+  readonly views: PageView[];
+  readonly batchId: string;
+}
+
+/** Attempts to re-insert a parked batch before counting it as lost. */
+const REINSERT_ATTEMPTS = 5;
+
+async function main(): Promise<number> {
+  let args: DemoArgs;
+  try {
+    args = parseDemoArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(`demo: ${(error as Error).message}\nRun \`npm run demo -- --help\` for the options.`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  let database: DemoDatabase;
+  try {
+    database = await openDemoDatabase(args.database, (message) => console.error(message));
+  } catch (error) {
+    console.error(`demo: cannot open the database: ${(error as Error).message}`);
+    return 1;
+  }
+  try {
+    return await run(args, database);
+  } finally {
+    await database.close();
+  }
+}
+
+async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
+  const faults: FaultCounters = { statements: 0, failedBefore: 0, failedAfter: 0 };
+  let rowsWritten = 0;
+  let duplicatesSkipped = 0;
+  const sink = postgresSink<string, PageView>({
+    pool: database.db,
+    table: database.table,
+    columns: {
+      event_id: { type: 'int8', value: (view) => view.id },
+      path: { type: 'text', value: (_view, path) => path },
+      user_id: { type: 'text', value: (view) => view.user },
+      viewed_at: { type: 'timestamptz', value: (view) => view.at },
+    },
+    // A retry after a lost acknowledgement sends rows already stored: skip them, by their unique id.
+    onConflict: { action: 'do-nothing', target: ['event_id'] },
+  });
+  const write = async (path: string, views: PageView[], info: SinkCallInfo): Promise<PostgresSinkResult> => {
+    const result = await sink(path, views, info);
+    const inserted = result.inserted ?? result.rows;
+    rowsWritten += inserted;
+    duplicatesSkipped += result.rows - inserted;
+    return result;
+  };
+
+  const parked: ParkedBatch[] = [];
+  const buffer = new DataBuffer<string, PageView>({
+    interval: 1000,
+    jitter: 250,
+    maxSize: 1000,
+    // PGlite is one connection that runs one statement at a time: more partitions would only queue.
+    partitions: database.kind === 'pglite' ? 1 : 4,
+    // Two attempts: enough for retries to save most failed flushes, few enough that with --fail-rate
+    // some batches still run out of them, and handleError visibly saves those too.
+    retryMax: 2,
+    retryBackoff: 'exponential',
+    retryDelay: 50,
+    flushTimeout: 10_000,
+    handleFlush: withFaults(write, args.failRate, faults),
+    // Out of retries: park the batch instead of losing it; it is written again after close().
+    handleError: (path, views, _error, info) => {
+      parked.push({ path, views, batchId: info.batchId });
+    },
+  });
+
+  const stop = new AbortController();
+  const onInterrupt = () => {
+    if (stop.signal.aborted) process.exit(130); // a second Ctrl-C: leave now
+    stop.abort();
+  };
+  process.on('SIGINT', onInterrupt);
+
+  const progress = new ProgressLine(process.stderr);
+  const started = performance.now();
+  let events = 0;
+  let producedMs = 0;
+  const redraw = () => {
+    const elapsedMs = performance.now() - started;
+    const closing = producedMs > 0;
+    progress.update(
+      progressText({
+        elapsedMs,
+        events,
+        perSecond: (events * 1000) / Math.max(1, closing ? producedMs : elapsedMs),
+        closing,
+        stats: buffer.stats(),
+        rowsStored: rowsWritten,
+      }),
+    );
+  };
+  const ticker = setInterval(redraw, 200);
+
+  try {
+    await produceTraffic({
+      rate: args.rate,
+      durationMs: args.seconds * 1000,
+      paths: args.paths,
+      signal: stop.signal,
+      emit: (view) => {
+        events++;
+        return buffer.insert(view.path, view);
+      },
+      whenReady: () => buffer.ready(),
+    });
+    producedMs = performance.now() - started;
+    const bufferedAtClose = buffer.size;
+    const closing = performance.now();
+    await buffer.close();
+    const closeMs = performance.now() - closing;
+    redraw();
+
+    let reinsertedEvents = 0;
+    for (const batch of parked) {
+      if (await reinsert(batch, write, faults)) reinsertedEvents += batch.views.length;
+    }
+    progress.clear();
+
+    const stats = buffer.stats();
+    const rowsStored = await database.countRows();
+    const summary: DemoSummary = {
+      database: database.kind,
+      seconds: args.seconds,
+      producedSeconds: round(producedMs / 1000),
+      rate: args.rate,
+      paths: args.paths,
+      failRate: args.failRate,
+      events,
+      rowsStored,
+      statements: faults.statements,
+      statementsOnePerEvent: events,
+      batches: stats.batches,
+      retried: stats.retried,
+      failedBatches: stats.failedBatches,
+      failedEvents: stats.failed,
+      reinsertedEvents,
+      duplicatesSkipped,
+      latencyMs: stats.latency,
+      bufferedAtClose,
+      closeMs: round(closeMs),
+      interrupted: stop.signal.aborted,
+      ok: rowsStored === events,
+    };
+    console.log(args.json ? JSON.stringify(summary) : summaryText(summary, database.label));
+    if (!summary.ok) return 1;
+    return summary.interrupted ? 130 : 0;
+  } finally {
+    clearInterval(ticker);
+    progress.clear();
+    process.off('SIGINT', onInterrupt);
+    await buffer.close(); // already closed unless something above threw
+  }
+}
+
+/** Three decimals are plenty for ms and seconds in a summary. */
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+/** Writes a parked batch again, with its batch id; `ON CONFLICT DO NOTHING` skips rows already stored. */
+async function reinsert(
+  batch: ParkedBatch,
+  write: (path: string, views: PageView[], info: SinkCallInfo) => Promise<PostgresSinkResult>,
+  faults: FaultCounters,
+): Promise<boolean> {
+  for (let attempt = 1; attempt <= REINSERT_ATTEMPTS; attempt++) {
+    faults.statements++;
+    try {
+      await write(batch.path, batch.views, { batchId: batch.batchId, attempt });
+      return true;
+    } catch (error) {
+      if (attempt === REINSERT_ATTEMPTS) {
+        console.error(`demo: could not re-insert ${batch.views.length} views of ${batch.path}:`, error);
+      }
+    }
+  }
+  return false;
+}
+
+process.exitCode = await main();

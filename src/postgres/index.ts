@@ -1,0 +1,39 @@
+/**
+ * `data-buffer/postgres`: a ready `handleFlush` that writes each batch into a PostgreSQL table in one
+ * statement, with `pg` or PGlite (optional peers: install the one you use; neither is imported here).
+ *
+ * @example
+ * ```ts
+ * import { PGlite } from '@electric-sql/pglite';
+ * import { DataBuffer } from 'data-buffer';
+ * import { postgresSink } from 'data-buffer/postgres';
+ *
+ * const db = await PGlite.create();
+ * await db.exec('CREATE TABLE page_views (id bigint GENERATED ALWAYS AS IDENTITY, path text, user_id text)');
+ * const buffer = new DataBuffer<string, { user: string }>({
+ *   handleFlush: postgresSink<string, { user: string }>({
+ *     pool: db,
+ *     table: 'page_views',
+ *     columns: {
+ *       path: { type: 'text', value: (_view, path) => path },
+ *       user_id: { type: 'text', value: (view) => view.user },
+ *     },
+ *   }),
+ * });
+ * ```
+ * @packageDocumentation
+ */
+export { CANCEL_GRACE_MS, type Queryable, type QueryResultLike } from './connection.js';
+export { isRetryablePostgresError, NON_RETRYABLE_SQLSTATE_CLASSES, sqlState } from './errors.js';
+export {
+  batchIdColumn,
+  batchIndexColumn,
+  type ColumnSpec,
+  type PostgresFlushHandler,
+  type PostgresSinkOptions,
+  type PostgresSinkResult,
+  postgresSink,
+  type RowContext,
+  type SinkCallInfo,
+} from './sink.js';
+export { type OnConflict, quoteIdentifier, type TableName } from './sql.js';

@@ -1,0 +1,56 @@
+/**
+ * Turns a column's values into one PostgreSQL array literal (`{"a","b",NULL}`), sent as a single text
+ * parameter. Building the literal here, rather than handing a JS array to the driver, makes the sink
+ * behave the same on `pg` and PGlite, whose array serializers differ.
+ * @module
+ */
+
+/**
+ * The text PostgreSQL parses for one value, or `null` for SQL NULL:
+ * - `null` and `undefined` are NULL; strings pass unchanged (so a string for a json column must
+ *   already be JSON);
+ * - numbers, bigints and booleans become their text (`NaN` and `Infinity` included);
+ * - a `Date` becomes its ISO 8601 UTC text (fits `timestamptz`, `timestamp` and `date`);
+ * - a `Uint8Array` (a `Buffer`) becomes bytea hex (`\x00ff`);
+ * - any other object or array becomes its JSON (fits `json` and `jsonb`).
+ * @throws TypeError for an invalid `Date`, a symbol or a function.
+ */
+export function toPostgresText(value: unknown): string | null {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'bigint':
+      return String(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'undefined':
+      return null;
+    case 'object': {
+      if (value === null) return null;
+      if (value instanceof Date) {
+        if (Number.isNaN(value.getTime())) throw new TypeError('got an invalid Date');
+        return value.toISOString();
+      }
+      if (value instanceof Uint8Array) {
+        return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
+      }
+      return JSON.stringify(value);
+    }
+    default:
+      throw new TypeError(`got a ${typeof value}, which has no PostgreSQL representation`);
+  }
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPED = /["\\]/g;
+
+/**
+ * Appends one element to an array literal under construction. Every non-NULL element is double
+ * quoted, with `"` and `\` backslash-escaped, so commas, braces, spaces and the word NULL inside a
+ * value are taken literally.
+ */
+export function arrayElement(text: string | null): string {
+  if (text === null) return 'NULL';
+  return NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPED, '\\$&')}"` : `"${text}"`;
+}
