@@ -21,7 +21,7 @@
  *   }),
  * });
  * ```
- * @packageDocumentation
+ * @module data-buffer/postgres
  */
 export { CANCEL_GRACE_MS, type Queryable, type QueryResultLike } from './connection.js';
 export { isRetryablePostgresError, NON_RETRYABLE_SQLSTATE_CLASSES, sqlState } from './errors.js';
