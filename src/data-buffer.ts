@@ -126,8 +126,16 @@ interface Delivery<K, V> {
 /** One partition: runs its deliveries one at a time, oldest first. */
 interface Lane<K, V> {
   readonly queue: Queue<Delivery<K, V>>;
+  /** Batches whose interval is over, waiting for room in `queue` (see `#expire`); still open. */
+  readonly due: Queue<OpenBatch<K, V>>;
   running: boolean;
 }
+
+/**
+ * Deliveries a partition may have waiting before batches whose interval is over wait as open batches
+ * instead: a million keys expiring together then never become a million deliveries at once.
+ */
+const LANE_BACKLOG = 1024;
 
 /** Waits for every delivery with `seq <= target` to settle. */
 interface SettleWaiter {
@@ -235,10 +243,12 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     this.#maxBuffered = resolved.maxBuffered;
     this.#maxBytes = resolved.maxBufferedBytes;
     this.#measureBytes = resolved.maxBufferedBytes !== Number.POSITIVE_INFINITY;
-    this.#deadlines = new DeadlineQueue(resolutionFor(resolved.interval), (batch) => {
-      if (batch.open) this.#take(batch);
-    });
-    this.#lanes = Array.from({ length: resolved.partitions }, () => ({ queue: new Queue(), running: false }));
+    this.#deadlines = new DeadlineQueue(resolutionFor(resolved.interval), (batch) => this.#expire(batch));
+    this.#lanes = Array.from({ length: resolved.partitions }, () => ({
+      queue: new Queue(),
+      due: new Queue(),
+      running: false,
+    }));
     this.#partitionOf = createPartitioner(resolved.partitions);
     this.#drops = new DropReporter(resolved.logger, resolved.onFull);
     registerLive(this);
@@ -285,10 +295,10 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     if (this.#isFullFor(bytes) && !this.#admitWhenFull(key, value, bytes)) {
       return false;
     }
-    this.#add(key, value, bytes);
+    this.#addTo(this.#store.get(key), key, value, bytes);
     this.#counters.inserted++;
-    if (channels.insert.hasSubscribers) channels.insert.publish({ buffer: this, key, items: [value] });
-    return this.#held < this.#maxBuffered && this.#heldBytes < this.#maxBytes;
+    if (channels.insert.hasSubscribers) this.#publishInsert(key, [value]);
+    return this.#hasRoom();
   }
 
   /**
@@ -303,20 +313,22 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     let allStored = true;
     let stored: V[] | undefined;
     const publishing = channels.insert.hasSubscribers;
+    // Looked up once, not once per item.
+    let batch = this.#store.get(key);
     for (const value of list) {
       const bytes = this.#measureBytes ? this.#sizeOf(value) : 0;
       if (this.#isFullFor(bytes) && !this.#admitWhenFull(key, value, bytes)) {
         allStored = false;
         continue;
       }
-      this.#add(key, value, bytes);
+      batch = this.#addTo(batch, key, value, bytes);
       this.#counters.inserted++;
       if (publishing) {
         stored ??= [];
         stored.push(value);
       }
     }
-    if (stored !== undefined) channels.insert.publish({ buffer: this, key, items: stored });
+    if (stored !== undefined) this.#publishInsert(key, stored);
     return allStored && this.#held < this.#maxBuffered && this.#heldBytes < this.#maxBytes;
   }
 
@@ -395,6 +407,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       this.#heldBytes -= bytes;
     }
     this.#deadlines.clear();
+    for (const lane of this.#lanes) lane.due.clear(); // every batch in them was just taken
     this.#afterRelease();
     return dumped;
   }
@@ -503,20 +516,39 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     return bytes;
   }
 
-  #add(key: K, value: V, bytes: number): void {
+  /**
+   * Adds an item to the key's open batch, given that batch as last seen (`insertMany` keeps it between
+   * items; `insert` looks it up), and returns the key's open batch afterwards, if it still has one.
+   */
+  #addTo(seen: OpenBatch<K, V> | undefined, key: K, value: V, bytes: number): OpenBatch<K, V> | undefined {
     this.#held++;
     this.#heldBytes += bytes;
-    let batch = this.#store.get(key);
-    if (batch === undefined) {
-      const { maxSize, maxSizeJitter, interval, jitter } = this.#options;
-      const limit = maxSizeJitter === 0 ? maxSize : maxSize + Math.floor(Math.random() * (maxSizeJitter + 1));
-      batch = this.#store.open(key, value, bytes, limit);
-      this.#deadlines.add(batch, now() + interval + (jitter === 0 ? 0 : Math.random() * jitter));
-      if (!this.#watchedForExit) this.#watchForExit();
-    } else {
-      this.#store.push(batch, value, bytes);
-    }
-    if (batch.items.length >= batch.limit) this.#take(batch);
+    // Callbacks (sizeOf, onDrop) may have flushed or reopened the batch since it was seen.
+    const batch = seen?.open ? seen : this.#store.get(key);
+    if (batch === undefined) return this.#open(key, value, bytes);
+    this.#store.push(batch, value, bytes);
+    if (batch.items.length < batch.limit) return batch;
+    this.#take(batch);
+    return undefined;
+  }
+
+  /**
+   * Opens the key's batch with its first item and schedules its interval: the cold path of an insert,
+   * kept out of {@link #addTo} so that the hot path stays small enough for V8 to inline it whole.
+   */
+  #open(key: K, value: V, bytes: number): OpenBatch<K, V> | undefined {
+    const { maxSize, maxSizeJitter, interval, jitter } = this.#options;
+    const limit = maxSizeJitter === 0 ? maxSize : maxSize + Math.floor(Math.random() * (maxSizeJitter + 1));
+    const batch = this.#store.open(key, value, bytes, limit);
+    this.#deadlines.add(batch, now() + interval + (jitter === 0 ? 0 : Math.random() * jitter));
+    if (!this.#watchedForExit) this.#watchForExit();
+    if (batch.items.length < batch.limit) return batch;
+    this.#take(batch); // maxSize: 1
+    return undefined;
+  }
+
+  #publishInsert(key: K, items: V[]): void {
+    channels.insert.publish({ buffer: this, key, items });
   }
 
   #hasRoom(): boolean {
@@ -672,6 +704,29 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     }
   }
 
+  /**
+   * A batch's interval is over: take it, unless its partition already has {@link LANE_BACKLOG}
+   * deliveries waiting; then it waits, still open, in the partition's `due` list, oldest first.
+   */
+  #expire(batch: OpenBatch<K, V>): void {
+    // One partition: no need to read the batch (a cache miss per key in a storm) to pick the lane.
+    const lanes = this.#lanes;
+    const lane = (lanes.length === 1 ? lanes[0] : lanes[this.#partitionOf(batch.key)]) as Lane<K, V>;
+    if (lane.due.length > 0 || lane.queue.length >= LANE_BACKLOG) lane.due.push(batch);
+    else if (batch.open) this.#take(batch); // not flushed by maxSize, flush() or dump() meanwhile
+  }
+
+  /** The lane's next delivery, after taking the due batches that waited for room. */
+  #next(lane: Lane<K, V>): Delivery<K, V> | undefined {
+    if (lane.due.length > 0 && lane.queue.length < LANE_BACKLOG / 2) {
+      for (let batch = lane.due.shift(); batch !== undefined; batch = lane.due.shift()) {
+        if (batch.open) this.#take(batch);
+        if (lane.queue.length >= LANE_BACKLOG) break;
+      }
+    }
+    return lane.queue.shift();
+  }
+
   /** Takes every open batch, yielding to the event loop between slices. */
   async #takeAllOpen(): Promise<void> {
     // Batches opened while we yield are not part of this call: stop after the ones there now.
@@ -702,7 +757,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     let sliceStart = now();
     let runs = 0;
     try {
-      for (let delivery = lane.queue.shift(); delivery !== undefined; delivery = lane.queue.shift()) {
+      for (let delivery = this.#next(lane); delivery !== undefined; delivery = this.#next(lane)) {
         if (delivery.state !== QUEUED) continue; // dumped or abandoned while it waited
         await this.#attempt(delivery);
         if ((++runs & 15) === 0 && now() - sliceStart > SLICE_MS) {
@@ -719,8 +774,9 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   async #attempt(delivery: Delivery<K, V>): Promise<void> {
     delivery.state = RUNNING;
     const attempt = ++delivery.attempt;
+    const started = now();
     if (attempt === 1) {
-      delivery.firstAttemptAt = now();
+      delivery.firstAttemptAt = started;
       this.#unstarted.delete(delivery);
       this.#startedHeld += delivery.items.length;
       this.#startedBytes += delivery.bytes;
@@ -728,7 +784,6 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     const info = new AttemptInfo(attempt, delivery.partition, this.#options.meta, this.#batchIdOf(delivery));
     const count = delivery.items.length;
     this.#counters.inFlight += count;
-    const started = now();
     let failed = false;
     let failure: unknown;
     try {
@@ -929,7 +984,9 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   /** A delivery is done: let its key's next delivery start, and release what it held. */
   #settle(delivery: Delivery<K, V>): void {
     const pipeline = this.#pipelines.get(delivery.key);
-    if (pipeline !== undefined) {
+    if (pipeline !== undefined && pipeline.length === 1 && pipeline[0] === delivery) {
+      this.#pipelines.delete(delivery.key); // the usual case, without indexOf and splice
+    } else if (pipeline !== undefined) {
       const index = pipeline.indexOf(delivery);
       if (index !== -1) pipeline.splice(index, 1);
       if (pipeline.length === 0) this.#pipelines.delete(delivery.key);
@@ -952,15 +1009,13 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     delivery.state = SETTLED;
     this.#active.delete(delivery);
     if (delivery.waiters !== undefined) for (const wake of delivery.waiters) wake();
-    if (this.#settleWaiters.length > 0) {
-      this.#settleWaiters = this.#settleWaiters.filter((waiter) => {
-        if (delivery.seq <= waiter.target && --waiter.remaining === 0) {
-          waiter.resolve();
-          return false;
-        }
-        return true;
-      });
+    // In place: close() and flushAll() keep a waiter while every delivery settles.
+    let kept = 0;
+    for (const waiter of this.#settleWaiters) {
+      if (delivery.seq <= waiter.target && --waiter.remaining === 0) waiter.resolve();
+      else this.#settleWaiters[kept++] = waiter;
     }
+    this.#settleWaiters.length = kept;
   }
 
   /** The delivery's items leave the count: take them out of the started or the unstarted share. */

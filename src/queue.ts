@@ -33,6 +33,12 @@ export class Queue<T> {
     return item;
   }
 
+  /** Removes every item. */
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+
   /** The items in order, head first. */
   *[Symbol.iterator](): IterableIterator<T> {
     for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i] as T;

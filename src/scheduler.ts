@@ -35,8 +35,9 @@ export class DeadlineQueue<T> {
   #lastEntries: T[] = [];
   #timer: Timer | undefined;
   #timerSlot = Number.POSITIVE_INFINITY;
-  /** Due entries not yet handed out, when a slice ran out of time. */
+  /** Due entries not yet handed out, when a slice ran out of time; the first list from `#dueFrom` on. */
   #due: T[][] = [];
+  #dueFrom = 0;
   #draining = false;
 
   /**
@@ -76,6 +77,7 @@ export class DeadlineQueue<T> {
     this.#slots.clear();
     this.#heap.length = 0;
     this.#due = [];
+    this.#dueFrom = 0;
     this.#lastSlot = Number.NaN;
     this.#lastEntries = [];
   }
@@ -101,20 +103,26 @@ export class DeadlineQueue<T> {
     if (!this.#draining) void this.#drain();
   }
 
-  /** Hands out due entries, yielding to the event loop every {@link SLICE_MS} ms. */
+  /**
+   * Hands out due entries, yielding to the event loop every {@link SLICE_MS} ms. A cursor walks the
+   * lists in place: copying the rest of a million-entry slot at every slice would be quadratic.
+   */
   async #drain(): Promise<void> {
     this.#draining = true;
     try {
       let sliceStart = now();
-      for (let entries = this.#due.shift(); entries !== undefined; entries = this.#due.shift()) {
-        for (let i = 0; i < entries.length; i++) {
-          this.#onDue(entries[i] as T);
-          if ((i & 255) === 255 && now() - sliceStart > SLICE_MS) {
-            this.#due.unshift(entries.slice(i + 1));
-            await yieldToEventLoop();
-            sliceStart = now();
-            break;
-          }
+      let handed = 0;
+      // Re-read `#due` at every step: `clear()` may run while we yield.
+      for (let entries = this.#due[0]; entries !== undefined; entries = this.#due[0]) {
+        if (this.#dueFrom === entries.length) {
+          this.#due.shift();
+          this.#dueFrom = 0;
+          continue;
+        }
+        this.#onDue(entries[this.#dueFrom++] as T);
+        if ((++handed & 255) === 0 && now() - sliceStart > SLICE_MS) {
+          await yieldToEventLoop();
+          sliceStart = now();
         }
       }
     } finally {

@@ -14,7 +14,17 @@ const MAX_DEPTH = 3;
  * errs high, made to be cheap on the insert path, not a heap snapshot.
  */
 export function estimateSize(value: unknown): number {
+  // It runs on every insert under the default `maxBufferedBytes`: numbers and strings skip the switch.
+  if (typeof value === 'number') return 8;
+  if (typeof value === 'string') return 16 + value.length * 2;
   return sizeAt(value, 0);
+}
+
+/** {@link sizeAt} for a field or an element, with the common primitives inline (no recursive call). */
+function fieldSize(value: unknown, depth: number): number {
+  if (typeof value === 'number') return 8;
+  if (typeof value === 'string') return 16 + value.length * 2;
+  return sizeAt(value, depth);
 }
 
 function sizeAt(value: unknown, depth: number): number {
@@ -43,7 +53,7 @@ function objectSize(value: object, depth: number): number {
   if (Array.isArray(value)) {
     const seen = Math.min(value.length, MAX_FIELDS);
     let total = 0;
-    for (let i = 0; i < seen; i++) total += sizeAt(value[i], depth + 1);
+    for (let i = 0; i < seen; i++) total += fieldSize(value[i], depth + 1);
     return 16 + (seen === 0 ? 0 : (total / seen) * value.length) + value.length * 8;
   }
   if (value instanceof Date) return 32;
@@ -51,7 +61,7 @@ function objectSize(value: object, depth: number): number {
   let fields = 0;
   for (const name in value) {
     if (fields++ === MAX_FIELDS) break;
-    total += 8 + sizeAt((value as Record<string, unknown>)[name], depth + 1);
+    total += 8 + fieldSize((value as Record<string, unknown>)[name], depth + 1);
   }
   return total;
 }

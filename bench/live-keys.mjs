@@ -1,0 +1,153 @@
+/**
+ * Scenario 3: one million distinct keys inserted once each, nothing flushing: the insert rate and the
+ * heap bytes each live key costs, against the `Map` of arrays. The keys are created up front and kept
+ * alive by the benchmark, so no arm pays for them.
+ * @module
+ */
+import { DataBuffer } from 'data-buffer';
+import { compareHeap, flat } from './harness.mjs';
+import { HEADLINE } from './insert-keys.mjs';
+import { compactCount, rate, row } from './report.mjs';
+
+export const title = '3. One million live keys';
+
+const noop = () => {};
+
+export async function run({ ci }) {
+  // Below some 50k keys the heap figures drown in the heap's own noise.
+  const count = ci ? 50_000 : 1_000_000;
+  const rounds = ci ? 2 : 4;
+  const keys = Array.from({ length: count }, (_, i) => flat(`key:${i}`));
+  const intoBuffer = (options) => () => {
+    const buffer = new DataBuffer({ handleFlush: noop, ...options });
+    for (let i = 0; i < count; i++) buffer.insert(keys[i], i);
+    if (buffer.size !== count) throw new Error(`DataBuffer holds ${buffer.size} items, expected ${count}`);
+    return buffer;
+  };
+  const [base, exact, headline, byDefault, timers] = compareHeap({
+    rounds,
+    arms: [
+      {
+        name: 'Map of arrays',
+        build: () => {
+          const map = new Map();
+          for (let i = 0; i < count; i++) {
+            const key = keys[i];
+            let list = map.get(key);
+            if (list === undefined) {
+              list = [];
+              map.set(key, list);
+            }
+            list.push(i);
+          }
+          return map;
+        },
+      },
+      {
+        name: 'Map of exact arrays',
+        build: () => {
+          const map = new Map();
+          for (let i = 0; i < count; i++) {
+            const key = keys[i];
+            const list = map.get(key);
+            if (list === undefined) map.set(key, [i]);
+            else list.push(i);
+          }
+          return map;
+        },
+      },
+      { name: 'DataBuffer', build: intoBuffer(HEADLINE), release: (buffer) => buffer.dump() },
+      { name: 'DataBuffer, defaults', build: intoBuffer({}), release: (buffer) => buffer.dump() },
+      {
+        name: 'Map + setTimeout per key',
+        build: () => {
+          const map = new Map();
+          for (let i = 0; i < count; i++) {
+            const key = keys[i];
+            const entry = map.get(key);
+            if (entry === undefined) {
+              const timer = setTimeout(() => map.delete(key), 60_000);
+              map.set(key, { items: [i], timer });
+            } else {
+              entry.items.push(i);
+            }
+          }
+          return map;
+        },
+        release: (map) => {
+          for (const entry of map.values()) clearTimeout(entry.timer);
+        },
+      },
+    ],
+  });
+  const perKey = (arm) => `${(arm.bytes / count).toFixed(1)} B/key`;
+  const baseline = (arm) => `Map of arrays: ${arm === 'rate' ? rate(count, base.ms, 'keys') : perKey(base)}`;
+  const n = compactCount(count);
+  return [
+    {
+      ...row({
+        scenario: title,
+        arm: `DataBuffer, ${n} keys, maxBuffered/maxBufferedBytes: Infinity: insert rate`,
+        figure: rate(count, headline.ms, 'keys'),
+        baseline: baseline('rate'),
+        ratio: headline.rateRatio,
+        min: 0.6,
+      }),
+      chart: { label: '1M live keys: insert (x Map rate)', target: 0.6 },
+    },
+    {
+      ...row({
+        scenario: title,
+        arm: `DataBuffer, ${n} keys, maxBuffered/maxBufferedBytes: Infinity: heap per key`,
+        figure: perKey(headline),
+        baseline: baseline('heap'),
+        ratio: headline.heapRatio,
+        ratioLabel: 'x heap',
+        max: 1.5,
+        aim: 1.25,
+      }),
+      chart: { label: '1M live keys: heap per key (x Map)', target: 1.5, lowerIsBetter: true },
+    },
+    row({
+      scenario: title,
+      arm: 'the same DataBuffer against exact-size arrays (`set(key, [value])`): heap per key',
+      figure: perKey(headline),
+      baseline: `Map of exact arrays: ${perKey(exact)}`,
+      ratio: headline.bytes / exact.bytes,
+      ratioLabel: 'x heap',
+    }),
+    row({
+      scenario: title,
+      arm: `DataBuffer, ${n} keys, default options: insert rate`,
+      figure: rate(count, byDefault.ms, 'keys'),
+      baseline: baseline('rate'),
+      ratio: byDefault.rateRatio,
+      min: 0.6,
+    }),
+    row({
+      scenario: title,
+      arm: `DataBuffer, ${n} keys, default options: heap per key`,
+      figure: perKey(byDefault),
+      baseline: baseline('heap'),
+      ratio: byDefault.heapRatio,
+      ratioLabel: 'x heap',
+      max: 1.5,
+      aim: 1.25,
+    }),
+    row({
+      scenario: title,
+      arm: `hand-written Map + setTimeout per key, ${n} keys: insert rate`,
+      figure: rate(count, timers.ms, 'keys'),
+      baseline: baseline('rate'),
+      ratio: timers.rateRatio,
+    }),
+    row({
+      scenario: title,
+      arm: `hand-written Map + setTimeout per key, ${n} keys: heap per key`,
+      figure: perKey(timers),
+      baseline: baseline('heap'),
+      ratio: timers.heapRatio,
+      ratioLabel: 'x heap',
+    }),
+  ];
+}

@@ -1,0 +1,163 @@
+/**
+ * Runs the benchmark suite against the built package (`dist/`, imported as `data-buffer`), one
+ * scenario per child process so that no scenario inherits another's heap, prints one table and, on a
+ * full run of every scenario, writes `docs/benchmarks.md` and `docs/benchmarks.svg`.
+ *
+ *   node bench/run.mjs                 every scenario, full inputs, writes the docs (npm run bench)
+ *   node bench/run.mjs --ci            every scenario, tiny inputs, writes nothing (npm run bench:ci)
+ *   node bench/run.mjs flush peers     only these scenarios, writes nothing
+ * @module
+ */
+import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { machine, markdownTable, svgChart, textTable } from './report.mjs';
+
+/** Scenario files, in the order of the issue. */
+export const SCENARIOS = ['insert-keys', 'insert-hot-key', 'live-keys', 'insert-many', 'flush', 'peers'];
+
+async function main() {
+  const picked = args.filter((arg) => !arg.startsWith('--'));
+  for (const name of picked) {
+    if (!SCENARIOS.includes(name))
+      throw new Error(`Unknown scenario ${name}; known: ${SCENARIOS.join(', ')}`);
+  }
+  const names = picked.length > 0 ? picked : SCENARIOS;
+  const info = machine();
+  console.log(`data-buffer benchmarks${ci ? ' (CI: tiny inputs)' : ''}: Node ${info.node}, ${info.cpu}`);
+  const rows = [];
+  for (const name of names) {
+    const started = performance.now();
+    process.stdout.write(`- ${name} … `);
+    const scenarioRows = await runChild(name);
+    // Tiny inputs measure warm-up, not speed: CI checks that the suite works, not the targets.
+    if (ci) for (const r of scenarioRows) r.pass = undefined;
+    rows.push(...scenarioRows);
+    console.log(`${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+  console.log(`\n${textTable(rows)}\n`);
+  const missed = rows.filter((r) => r.pass === false);
+  if (missed.length > 0) console.log(`Targets missed: ${missed.length} (see MISSED above).`);
+  if (!ci && picked.length === 0) {
+    const docs = fileURLToPath(new URL('../docs/', import.meta.url));
+    writeFileSync(`${docs}benchmarks.md`, markdown(rows, info));
+    writeFileSync(`${docs}benchmarks.svg`, svgChart(rows, info));
+    console.log('Wrote docs/benchmarks.md and docs/benchmarks.svg.');
+  }
+}
+
+/** Runs one scenario in a child process with `--expose-gc` and resolves with its rows. */
+function runChild(name) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--child', name, ...(ci ? ['--ci'] : [])], {
+      execArgv: ['--expose-gc', '--max-old-space-size=4096'],
+    });
+    let rows;
+    child.on('message', (message) => {
+      rows = message;
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code === 0 && rows !== undefined) resolve(rows);
+      else reject(new Error(`Scenario ${name} failed (exit code ${code}, signal ${signal})`));
+    });
+  });
+}
+
+/** The Markdown page: header, machine, chart, summary of the targets, table, notes. */
+export function markdown(rows, info) {
+  const checked = rows.filter((r) => r.pass !== undefined);
+  const missed = checked.filter((r) => r.pass === false);
+  const summary =
+    missed.length === 0
+      ? `All ${checked.length} targets met.`
+      : `${checked.length - missed.length} of ${checked.length} targets met. Missed:\n\n${missed
+          .map(
+            (r) =>
+              `- **${r.scenario}**, ${r.arm}: ${r.ratio?.toFixed(2)} ${r.ratioLabel}, target ${r.target}`,
+          )
+          .join('\n')}`;
+  return `${HEADER}
+Measured ${info.date} on Node ${info.node}, ${info.cpu}, ${info.platform}, with \`npm run bench\`.
+
+![Headline ratios](./benchmarks.svg)
+
+${summary}
+
+${markdownTable(rows)}
+
+${NOTES}`;
+}
+
+const HEADER = `# Benchmarks
+
+<!-- Written by \`npm run bench\` (bench/run.mjs): edit the runner, not this file. -->
+
+Every comparison runs its arms interleaved in one process (A, B, A, B, …, the order reversed every
+other round), each arm on fresh state after a full GC. A figure is the median over the rounds; a ratio
+is the median of the per-round ratios against the baseline, so load on the machine cancels out of the
+ratios more than out of the absolute figures. The suite runs the built package (\`dist/\`), each
+scenario in its own process.
+`;
+
+const NOTES = `## What each scenario does
+
+1. **Insert, 10k keys**: inserts of small values over 10,000 random string keys (seeded, flat
+   strings as they come off the wire), nothing flushing during the run, against the limit: a
+   \`Map<key, value[]>\` with \`get\`, \`set(key, [])\` when missing, \`push\`. The headline run makes
+   2M inserts with \`maxBuffered: Infinity, maxBufferedBytes: Infinity\`: 2M items exceed the default
+   budget of 1M items. The default-options runs make 1M inserts and pay for the byte accounting of
+   the default \`maxBufferedBytes\` (256 MiB), a \`sizeOf\` estimate on every insert.
+2. **Insert, one hot key**: the same with a single key.
+3. **One million live keys**: 1M distinct keys inserted once each, nothing flushing: insert rate, and
+   heap bytes per live key (\`process.memoryUsage().heapUsed\` after two GCs, before and after, keys
+   created up front and kept alive by the benchmark in every arm). Baselines: the \`Map\` of arrays of
+   scenario 1 (its first \`push\` gives each array room for 17 items), the same with an exact-size
+   literal (\`set(key, [value])\`, the least a \`Map\` of arrays can take), and a hand-written \`Map\` +
+   one \`setTimeout\` per key.
+4. **insertMany**: lists of 50 items over 10,000 keys against \`list.push(...items)\`.
+5. **Flush path**: (a) items per second from \`insert\` to an async no-op \`handleFlush\` with
+   \`maxSize: 1000\` over 100 keys, until every item is delivered (\`close()\`), against a \`Map\` of
+   arrays that hands each full list to the same handler and awaits them all at the end; (b) 1M keys
+   whose \`interval\` (1 s) expires at the same moment (the benchmark inserts, then spins until every
+   deadline has passed): wall time until every item is delivered, and the event-loop delay meanwhile
+   (\`perf_hooks.monitorEventLoopDelay\`, 1 ms resolution), against a hand-written \`Map\` + one
+   \`setTimeout\` per key.
+6. **Peers**, each on the work it can do, with the same inputs, an async no-op handler, a batch size
+   and a 1 s interval where the peer has one; every arm must deliver every item (checked), the rest
+   being flushed at the end. DataBuffer runs with its default options (byte accounting on) plus
+   \`maxSize\` and \`interval\`, awaiting \`ready()\` when \`insert\` returns false. One stream (one key,
+   batches of 1000): a hand-written buffer (array + \`setTimeout\`), RxJS \`bufferTime\` (with a
+   maximum size), TanStack Pacer \`AsyncBatcher\` (\`maxSize\`, \`wait\`), \`async\`'s \`cargoQueue\`
+   (\`payload\`). Keyed (1,000 keys, batches of 100): a hand-written \`Map\` + \`setTimeout\` per key,
+   RxJS \`groupBy\` + \`bufferTime\`, a \`Map\` of \`AsyncBatcher\`s, a \`Map\` of \`cargoQueue\`s. The
+   ratio is how many times faster DataBuffer delivers everything. The hand-written buffers do the least
+   work possible: no ordering per key, no backpressure, no retries, every handler call at once; see
+   scenarios 3 and 5 for what they cost at a million keys.
+
+## Reading the figures
+
+Absolute figures depend on the machine and its load (this machine runs other work meanwhile); the
+ratios, measured interleaved, are what to compare. Run it with \`npm run bench\` (builds first; a few
+minutes). \`npm run bench:ci\` runs the same suite with tiny inputs, checks that every arm still
+delivers what it should and writes nothing; \`node bench/run.mjs flush peers\` runs some scenarios
+only, without writing either.
+`;
+
+const args = process.argv.slice(2);
+const ci = args.includes('--ci');
+const childIndex = args.indexOf('--child');
+
+// Last in the file: the templates above must be initialised before anything runs.
+const isMain = process.argv[1] === fileURLToPath(import.meta.url);
+if (isMain && childIndex !== -1) {
+  // In a child: run one scenario and send its rows back.
+  const scenario = await import(`./${args[childIndex + 1]}.mjs`);
+  const rows = await scenario.run({ ci });
+  process.send?.(rows);
+  // Peers may leave timers behind (e.g. sleeps inside their batchers): do not wait for them.
+  process.disconnect?.();
+  process.exit(0);
+} else if (isMain) {
+  await main();
+}
