@@ -1,0 +1,84 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DataBuffer } from '../src/index.js';
+import { deferred } from './helpers.js';
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/**
+ * When thousands of keys fall due while their partition is busy, only a backlog of them become
+ * deliveries; the rest wait as open batches. Nothing may be lost, reordered or delivered twice.
+ */
+describe('many keys due at once while the partition is busy', () => {
+  const KEYS = 3000;
+
+  function stormBuffer() {
+    const gate = deferred();
+    const delivered = new Map<number, number[]>();
+    const batches = new Map<number, number>();
+    let calls = 0;
+    const buffer = new DataBuffer<number, number>({
+      interval: 100,
+      maxBuffered: Number.POSITIVE_INFINITY,
+      maxBufferedBytes: Number.POSITIVE_INFINITY,
+      handleFlush: async (key, items) => {
+        calls++;
+        if (calls === 1) await gate.promise;
+        delivered.set(key, [...(delivered.get(key) ?? []), ...items]);
+        batches.set(key, (batches.get(key) ?? 0) + 1);
+      },
+    });
+    for (let key = 0; key < KEYS; key++) buffer.insert(key, key * 10);
+    return { buffer, gate, delivered, batches, calls: () => calls };
+  }
+
+  it('delivers every key exactly once, keeping what was inserted into a waiting key in its batch', async () => {
+    const { buffer, gate, delivered, batches, calls } = stormBuffer();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(calls()).toBe(1); // the first flush hangs; every other key waits
+    // Only a bounded backlog became deliveries; the rest wait as open batches.
+    expect(buffer.info()[0]?.queued).toBeLessThanOrEqual(1024);
+    // The last keys are still waiting as open batches: a new insert joins their batch.
+    buffer.insert(KEYS - 1, (KEYS - 1) * 10 + 1);
+    expect(buffer.count(KEYS - 1)).toBe(2);
+    expect(buffer.size).toBe(KEYS + 1);
+    gate.resolve();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(delivered.size).toBe(KEYS);
+    for (let key = 0; key < KEYS - 1; key++) expect(delivered.get(key)).toEqual([key * 10]);
+    expect(delivered.get(KEYS - 1)).toEqual([(KEYS - 1) * 10, (KEYS - 1) * 10 + 1]);
+    expect(batches.get(KEYS - 1)).toBe(1); // one batch: the late insert joined the waiting one
+    expect(calls()).toBe(KEYS);
+    expect(buffer.stats()).toMatchObject({ inserted: KEYS + 1, flushed: KEYS + 1, buffered: 0 });
+  });
+
+  it('dump takes the waiting batches, and they are not delivered afterwards', async () => {
+    const { buffer, gate, delivered } = stormBuffer();
+    await vi.advanceTimersByTimeAsync(100);
+    const dumped = buffer.dump();
+    gate.resolve();
+    await vi.advanceTimersByTimeAsync(1000);
+    let dumpedItems = 0;
+    for (const [key, items] of dumped) {
+      dumpedItems += items.length;
+      expect(delivered.has(key)).toBe(false);
+    }
+    expect(dumpedItems + [...delivered.values()].flat().length).toBe(KEYS);
+    expect(dumpedItems).toBeGreaterThan(KEYS / 2);
+    expect(buffer.stats()).toMatchObject({ inserted: KEYS, dumped: dumpedItems, buffered: 0 });
+  });
+
+  it('close delivers the waiting batches too', async () => {
+    const { buffer, gate, delivered } = stormBuffer();
+    await vi.advanceTimersByTimeAsync(100);
+    const closing = buffer.close();
+    gate.resolve();
+    const report = await closing;
+    expect(report).toMatchObject({ delivered: KEYS, failed: 0 });
+    expect(delivered.size).toBe(KEYS);
+  });
+});
