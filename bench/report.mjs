@@ -141,7 +141,8 @@ export function svgChart(rows, info) {
   };
   const one = x(1);
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12" role="img" aria-labelledby="chart-title">`,
+    '<title id="chart-title">data-buffer benchmarks: headline ratios against their baselines</title>',
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="16" y="24" font-size="15" font-weight="600" fill="#111">data-buffer: headline ratios against their baselines</text>`,
     `<text x="16" y="42" fill="#555">${escapeXml(`${info.date} · Node ${info.node} · ${info.cpu}`)}</text>`,
