@@ -20,6 +20,7 @@ import {
 import { drainBeforeExit, forgetExitDrain } from './exit-hook.js';
 import { registerLive, unregisterLive } from './live-buffers.js';
 import {
+  checkTimeout,
   type DataBufferOptions,
   type DropReason,
   type ErrorInfo,
@@ -329,7 +330,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       }
     }
     if (stored !== undefined) this.#publishInsert(key, stored);
-    return allStored && this.#held < this.#maxBuffered && this.#heldBytes < this.#maxBytes;
+    return allStored && this.#hasRoom();
   }
 
   /** Items held under `key`: buffered, queued, in flight or waiting for a retry; 0 when none. */
@@ -387,14 +388,17 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     for (const [key, pipeline] of this.#pipelines) {
       // Only batches whose first attempt has not started; not those being handed to handleError
       // by a shutdown either (they are not QUEUED any more).
-      const kept = pipeline.filter((delivery) => delivery.state !== QUEUED || delivery.attempt > 0);
-      if (kept.length === pipeline.length) continue;
+      const kept: Delivery<K, V>[] = [];
       for (const delivery of pipeline) {
-        if (delivery.state !== QUEUED || delivery.attempt > 0) continue;
+        if (delivery.state !== QUEUED || delivery.attempt > 0) {
+          kept.push(delivery);
+          continue;
+        }
         appendTo(dumped, key, delivery.items);
         this.#counters.dumped += delivery.items.length;
         this.#release(delivery);
       }
+      if (kept.length === pipeline.length) continue;
       if (kept.length === 0) this.#pipelines.delete(key);
       else this.#pipelines.set(key, kept);
     }
@@ -467,18 +471,17 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       const done = (error?: unknown) => {
         timer?.cancel();
         signal?.removeEventListener('abort', onAbort);
-        this.#readyWaiters = this.#readyWaiters.filter((waiter) => waiter !== settle);
+        this.#readyWaiters = this.#readyWaiters.filter((waiter) => waiter !== done);
         if (error === undefined) resolve();
         else reject(error);
       };
-      const settle = (error?: unknown) => done(error);
       const onAbort = () => done(signal?.reason);
       if (timeout !== Number.POSITIVE_INFINITY) {
         // Ref'd: the caller is waiting on it, so it must not let the process exit under them.
         timer = startTimer(() => done(new ReadyTimeoutError(timeout)), timeout, true);
       }
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#readyWaiters.push(settle);
+      this.#readyWaiters.push(done);
     });
   }
 
@@ -1033,10 +1036,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     if (this.#readyWaiters.length > 0 && this.#hasRoom()) {
       for (const wake of [...this.#readyWaiters]) wake();
     }
-    if (this.#held === 0 && this.#watchedForExit && this.#active.size === 0) {
-      forgetExitDrain(this);
-      this.#watchedForExit = false;
-    }
+    if (this.#held === 0 && this.#active.size === 0) this.#stopWatchingForExit();
   }
 
   /** Resolves once every delivery with `seq <= target` has settled. */
@@ -1071,8 +1071,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     let abandoned = 0;
     if (timedOut) abandoned = await this.#abandonAll(timeout);
     this.#drops.flush();
-    forgetExitDrain(this);
-    this.#watchedForExit = false;
+    this.#stopWatchingForExit();
     const after = this.stats();
     return Object.freeze({
       delivered: after.flushed - before.flushed,
@@ -1112,6 +1111,12 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     }
   }
 
+  #stopWatchingForExit(): void {
+    if (!this.#watchedForExit) return;
+    forgetExitDrain(this);
+    this.#watchedForExit = false;
+  }
+
   #watchForExit(): void {
     if (!this.#options.flushOnExit) return;
     this.#watchedForExit = true;
@@ -1128,15 +1133,6 @@ function checkOptionsObject(method: string, options: unknown): void {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`Expected the options of \`${method}\` to be an object, got ${describe(options)}`);
   }
-}
-
-/** A `timeout` argument in ms: a number >= 0, `Infinity` (the default) meaning none. */
-function checkTimeout(timeout: unknown): number {
-  if (timeout === undefined) return Number.POSITIVE_INFINITY;
-  const message = `Expected \`timeout\` to be a number >= 0 or Infinity, got ${describe(timeout)}`;
-  if (typeof timeout !== 'number' || Number.isNaN(timeout)) throw new TypeError(message);
-  if (timeout < 0) throw new RangeError(message);
-  return timeout;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -298,6 +298,19 @@ export function resolveOptions<K, V, M>(
   return resolved;
 }
 
+/**
+ * Checks a method's `timeout` argument in ms: a number >= 0, `Infinity` meaning none.
+ * @returns the timeout, `Infinity` when it is left out.
+ * @throws TypeError for a value that is not a number, RangeError for a negative one.
+ */
+export function checkTimeout(timeout: unknown): number {
+  if (timeout === undefined) return Number.POSITIVE_INFINITY;
+  const message = `Expected \`timeout\` to be a number >= 0 or Infinity, got ${describe(timeout)}`;
+  if (typeof timeout !== 'number' || Number.isNaN(timeout)) throw new TypeError(message);
+  if (timeout < 0) throw new RangeError(message);
+  return timeout;
+}
+
 function alwaysRetryable(): boolean {
   return true;
 }

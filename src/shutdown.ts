@@ -5,7 +5,7 @@
 import type { CloseReport } from './data-buffer.js';
 import { describe } from './errors.js';
 import { type Closable, liveBuffers } from './live-buffers.js';
-import type { Logger } from './options.js';
+import { checkTimeout, type Logger } from './options.js';
 
 /** Options of {@link closeOnSignals}. */
 export interface CloseOnSignalsOptions {
@@ -52,9 +52,7 @@ export function closeOnSignals(options: CloseOnSignalsOptions = {}): () => void 
       `Expected \`signals\` to be a non-empty array of signal names, got ${describe(signals)}`,
     );
   }
-  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
-    throw new RangeError(`Expected \`timeout\` to be a number >= 0 or Infinity, got ${describe(timeout)}`);
-  }
+  checkTimeout(timeout);
   let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
     const code = 128 + (SIGNAL_NUMBERS[signal] ?? 0);
