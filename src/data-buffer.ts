@@ -34,9 +34,10 @@ import { Queue } from './queue.js';
 import { retryWait } from './retry.js';
 import { DeadlineQueue, resolutionFor } from './scheduler.js';
 import { Counters, type DataBufferStats } from './stats.js';
-import type { BatchStore, OpenBatch } from './store.js';
-import { MemoryStore } from './stores/memory.js';
+import { Appended, type BatchStore, type TakenBatch } from './store.js';
+import { createMemoryStore } from './stores/memory.js';
 import { now, SLICE_MS, startTimer, type Timer, yieldToEventLoop } from './timers.js';
+import { Watchdog } from './watchdog.js';
 
 /** What one partition is doing, as reported by {@link DataBuffer.info}. */
 export interface PartitionInfo {
@@ -127,9 +128,14 @@ interface Delivery<K, V> {
 /** One partition: runs its deliveries one at a time, oldest first. */
 interface Lane<K, V> {
   readonly queue: Queue<Delivery<K, V>>;
-  /** Batches whose interval is over, waiting for room in `queue` (see `#expire`); still open. */
-  readonly due: Queue<OpenBatch<K, V>>;
+  /**
+   * Batches whose interval is over, waiting for room in `queue` (see `#expire`); still open. Each is
+   * its key, then its items array (which tells it from the key's later batches).
+   */
+  readonly due: Queue<K | V[]>;
   running: boolean;
+  /** Times out the running attempt (`flushTimeout`); undefined when there is no timeout. */
+  readonly watchdog: Watchdog | undefined;
 }
 
 /**
@@ -145,20 +151,32 @@ interface SettleWaiter {
   readonly resolve: () => void;
 }
 
+/** A batch's id: the buffer's random prefix and the batch's take order, stable across retries. */
+function batchIdOf(prefix: string, seq: number): string {
+  return `${prefix}-${seq}`;
+}
+
 /** The `info` object given to `handleFlush`; its `signal` is created only when a handler reads it. */
 class AttemptInfo<M> implements FlushInfo<M> {
   readonly attempt: number;
   readonly partition: number;
   readonly meta: M;
-  readonly batchId: string;
+  readonly #batchIdPrefix: string;
+  readonly #seq: number;
   #controller: AbortController | undefined;
   #abortedWith: Error | undefined;
 
-  constructor(attempt: number, partition: number, meta: M, batchId: string) {
+  constructor(attempt: number, partition: number, meta: M, batchIdPrefix: string, seq: number) {
     this.attempt = attempt;
     this.partition = partition;
     this.meta = meta;
-    this.batchId = batchId;
+    this.#batchIdPrefix = batchIdPrefix;
+    this.#seq = seq;
+  }
+
+  /** Built when read: most handlers never look at it, and a string per attempt adds up. */
+  get batchId(): string {
+    return batchIdOf(this.#batchIdPrefix, this.#seq);
   }
 
   get signal(): AbortSignal {
@@ -198,8 +216,9 @@ class AttemptInfo<M> implements FlushInfo<M> {
  */
 export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncDisposable {
   readonly #options: ResolvedOptions<K, V, M>;
-  readonly #store: BatchStore<K, V> = new MemoryStore<K, V>();
-  readonly #deadlines: DeadlineQueue<OpenBatch<K, V>>;
+  readonly #store: BatchStore<K, V>;
+  /** Each open batch's interval: its key, and its items array as the token that tells it from later batches. */
+  readonly #deadlines: DeadlineQueue<K, V[]>;
   readonly #lanes: Lane<K, V>[];
   readonly #partitionOf: Partitioner;
   /** Keys with deliveries, each key's in take order: the head is the one started (or next to start). */
@@ -244,11 +263,20 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     this.#maxBuffered = resolved.maxBuffered;
     this.#maxBytes = resolved.maxBufferedBytes;
     this.#measureBytes = resolved.maxBufferedBytes !== Number.POSITIVE_INFINITY;
-    this.#deadlines = new DeadlineQueue(resolutionFor(resolved.interval), (batch) => this.#expire(batch));
+    this.#store = createMemoryStore<K, V>({
+      maxSize: resolved.maxSize,
+      maxSizeJitter: resolved.maxSizeJitter,
+      measureBytes: this.#measureBytes,
+    });
+    this.#deadlines = new DeadlineQueue(resolutionFor(resolved.interval), (key, items) =>
+      this.#expire(key, items),
+    );
+    const { flushTimeout } = resolved;
     this.#lanes = Array.from({ length: resolved.partitions }, () => ({
       queue: new Queue(),
       due: new Queue(),
       running: false,
+      watchdog: flushTimeout === Number.POSITIVE_INFINITY ? undefined : new Watchdog(flushTimeout),
     }));
     this.#partitionOf = createPartitioner(resolved.partitions);
     this.#drops = new DropReporter(resolved.logger, resolved.onFull);
@@ -296,8 +324,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     if (this.#isFullFor(bytes) && !this.#admitWhenFull(key, value, bytes)) {
       return false;
     }
-    this.#addTo(this.#store.get(key), key, value, bytes);
-    this.#counters.inserted++;
+    this.#append(key, value, bytes);
     if (channels.insert.hasSubscribers) this.#publishInsert(key, [value]);
     return this.#hasRoom();
   }
@@ -314,16 +341,13 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     let allStored = true;
     let stored: V[] | undefined;
     const publishing = channels.insert.hasSubscribers;
-    // Looked up once, not once per item.
-    let batch = this.#store.get(key);
     for (const value of list) {
       const bytes = this.#measureBytes ? this.#sizeOf(value) : 0;
       if (this.#isFullFor(bytes) && !this.#admitWhenFull(key, value, bytes)) {
         allStored = false;
         continue;
       }
-      batch = this.#addTo(batch, key, value, bytes);
-      this.#counters.inserted++;
+      this.#append(key, value, bytes);
       if (publishing) {
         stored ??= [];
         stored.push(value);
@@ -335,7 +359,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 
   /** Items held under `key`: buffered, queued, in flight or waiting for a retry; 0 when none. */
   count(key: K): number {
-    let count = this.#store.get(key)?.items.length ?? 0;
+    let count = this.#store.items(key)?.length ?? 0;
     const pipeline = this.#pipelines.get(key);
     if (pipeline !== undefined) {
       for (const delivery of pipeline) if (delivery.state !== FAILING) count += delivery.items.length;
@@ -358,8 +382,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    * the key before the call is handled: delivered, or handed to `handleError`.
    */
   async flush(key: K): Promise<void> {
-    const batch = this.#store.get(key);
-    if (batch !== undefined) this.#take(batch);
+    this.#take(key);
     const pipeline = this.#pipelines.get(key);
     if (pipeline === undefined) return;
     // Every delivery of the key, not only the last: dump() and 'drop-oldest' settle unstarted ones
@@ -402,10 +425,9 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       if (kept.length === 0) this.#pipelines.delete(key);
       else this.#pipelines.set(key, kept);
     }
-    for (const batch of this.#store.values()) {
-      const bytes = batch.bytes;
-      const items = this.#store.take(batch);
-      appendTo(dumped, batch.key, items);
+    for (const key of this.#store.keys()) {
+      const { items, bytes } = this.#store.take(key) as TakenBatch<V>;
+      appendTo(dumped, key, items);
       this.#counters.dumped += items.length;
       this.#held -= items.length;
       this.#heldBytes -= bytes;
@@ -426,10 +448,10 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       queued: 0,
       retrying: 0,
     }));
-    for (const batch of this.#store.values()) {
-      const part = parts[this.#partitionOf(batch.key)]!;
-      part.items += batch.items.length;
-      if (!this.#pipelines.has(batch.key)) part.keys++;
+    for (const key of this.#store.keys()) {
+      const part = parts[this.#partitionOf(key)]!;
+      part.items += this.#store.items(key)?.length ?? 0;
+      if (!this.#pipelines.has(key)) part.keys++;
     }
     for (const pipeline of this.#pipelines.values()) {
       const part = parts[pipeline[0]!.partition]!;
@@ -519,35 +541,24 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     return bytes;
   }
 
-  /**
-   * Adds an item to the key's open batch, given that batch as last seen (`insertMany` keeps it between
-   * items; `insert` looks it up), and returns the key's open batch afterwards, if it still has one.
-   */
-  #addTo(seen: OpenBatch<K, V> | undefined, key: K, value: V, bytes: number): OpenBatch<K, V> | undefined {
+  /** Adds an accepted item to the key's open batch: the hot path of every insert, small enough for V8 to inline whole. */
+  #append(key: K, value: V, bytes: number): void {
     this.#held++;
     this.#heldBytes += bytes;
-    // Callbacks (sizeOf, onDrop) may have flushed or reopened the batch since it was seen.
-    const batch = seen?.open ? seen : this.#store.get(key);
-    if (batch === undefined) return this.#open(key, value, bytes);
-    this.#store.push(batch, value, bytes);
-    if (batch.items.length < batch.limit) return batch;
-    this.#take(batch);
-    return undefined;
+    this.#counters.inserted++;
+    const appended = this.#store.append(key, value, bytes);
+    if (appended !== Appended.ADDED) this.#openedOrFull(key, appended);
   }
 
-  /**
-   * Opens the key's batch with its first item and schedules its interval: the cold path of an insert,
-   * kept out of {@link #addTo} so that the hot path stays small enough for V8 to inline it whole.
-   */
-  #open(key: K, value: V, bytes: number): OpenBatch<K, V> | undefined {
-    const { maxSize, maxSizeJitter, interval, jitter } = this.#options;
-    const limit = maxSizeJitter === 0 ? maxSize : maxSize + Math.floor(Math.random() * (maxSizeJitter + 1));
-    const batch = this.#store.open(key, value, bytes, limit);
-    this.#deadlines.add(batch, now() + interval + (jitter === 0 ? 0 : Math.random() * jitter));
-    if (!this.#watchedForExit) this.#watchForExit();
-    if (batch.items.length < batch.limit) return batch;
-    this.#take(batch); // maxSize: 1
-    return undefined;
+  /** The cold path of an insert: a batch opened (schedule its interval) or filled up (take it). */
+  #openedOrFull(key: K, appended: number): void {
+    if ((appended & Appended.OPENED) !== 0) {
+      const { interval, jitter } = this.#options;
+      const items = this.#store.items(key) as V[];
+      this.#deadlines.add(key, items, now() + interval + (jitter === 0 ? 0 : Math.random() * jitter));
+      if (!this.#watchedForExit) this.#watchForExit();
+    }
+    if ((appended & Appended.FULL) !== 0) this.#take(key);
   }
 
   #publishInsert(key: K, items: V[]): void {
@@ -610,21 +621,21 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
         this.#evictFromDelivery(delivery, bytes);
         continue;
       }
-      const batch = this.#store.oldest();
-      if (batch === undefined) return false;
-      const [count, evictedBytes] = this.#evictable(batch.items, bytes);
+      const key = this.#store.oldestKey();
+      if (key === undefined) return false;
+      const items = this.#store.items(key) as V[];
+      const [count, evictedBytes] = this.#evictable(items, bytes);
       const evicted: V[] = [];
       // The store learns the bytes of the whole run with its last item.
       for (let i = 0; i < count; i++)
-        evicted.push(this.#store.shift(batch, i === count - 1 ? evictedBytes : 0) as V);
+        evicted.push(this.#store.shift(key, i === count - 1 ? evictedBytes : 0) as V);
       this.#held -= count;
       this.#heldBytes -= evictedBytes;
-      if (batch.items.length === 0) {
+      if (items.length === 0) {
         // What is left of the batch's byte count is the estimate's drift: it leaves with the batch.
-        this.#heldBytes -= batch.bytes;
-        this.#store.take(batch);
+        this.#heldBytes -= (this.#store.take(key) as TakenBatch<V>).bytes;
       }
-      this.#dropped(batch.key, evicted, 'drop-oldest', true);
+      this.#dropped(key, evicted, 'drop-oldest', true);
     }
     return true;
   }
@@ -676,11 +687,11 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 
   // ---- flushing -----------------------------------------------------------------------------------
 
-  /** Moves an open batch into a delivery, behind any delivery its key already has. */
-  #take(batch: OpenBatch<K, V>): void {
-    const bytes = batch.bytes;
-    const items = this.#store.take(batch);
-    const key = batch.key;
+  /** Moves the key's open batch, if it has one, into a delivery, behind any delivery the key already has. */
+  #take(key: K): void {
+    const batch = this.#store.take(key);
+    if (batch === undefined) return;
+    const { items, bytes } = batch;
     const delivery: Delivery<K, V> = {
       key,
       items,
@@ -711,19 +722,28 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    * A batch's interval is over: take it, unless its partition already has {@link LANE_BACKLOG}
    * deliveries waiting; then it waits, still open, in the partition's `due` list, oldest first.
    */
-  #expire(batch: OpenBatch<K, V>): void {
-    // One partition: no need to read the batch (a cache miss per key in a storm) to pick the lane.
+  #expire(key: K, items: V[]): void {
     const lanes = this.#lanes;
-    const lane = (lanes.length === 1 ? lanes[0] : lanes[this.#partitionOf(batch.key)]) as Lane<K, V>;
-    if (lane.due.length > 0 || lane.queue.length >= LANE_BACKLOG) lane.due.push(batch);
-    else if (batch.open) this.#take(batch); // not flushed by maxSize, flush() or dump() meanwhile
+    const lane = (lanes.length === 1 ? lanes[0] : lanes[this.#partitionOf(key)]) as Lane<K, V>;
+    if (lane.due.length > 0 || lane.queue.length >= LANE_BACKLOG) {
+      lane.due.push(key);
+      lane.due.push(items);
+    } else {
+      this.#takeIfOpen(key, items);
+    }
+  }
+
+  /** Takes the batch whose items are `items`, unless maxSize, flush() or dump() took it meanwhile. */
+  #takeIfOpen(key: K, items: V[]): void {
+    if (this.#store.items(key) === items) this.#take(key);
   }
 
   /** The lane's next delivery, after taking the due batches that waited for room. */
   #next(lane: Lane<K, V>): Delivery<K, V> | undefined {
     if (lane.due.length > 0 && lane.queue.length < LANE_BACKLOG / 2) {
-      for (let batch = lane.due.shift(); batch !== undefined; batch = lane.due.shift()) {
-        if (batch.open) this.#take(batch);
+      while (lane.due.length > 0) {
+        const key = lane.due.shift() as K;
+        this.#takeIfOpen(key, lane.due.shift() as V[]);
         if (lane.queue.length >= LANE_BACKLOG) break;
       }
     }
@@ -737,8 +757,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     while (remaining > 0 && this.#store.size > 0) {
       const sliceStart = now();
       let taken = 0;
-      for (const batch of this.#store.values()) {
-        this.#take(batch);
+      for (const key of this.#store.keys()) {
+        this.#take(key);
         remaining--;
         if (remaining === 0 || ((++taken & 255) === 0 && now() - sliceStart > SLICE_MS)) break;
       }
@@ -770,6 +790,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       }
     } finally {
       lane.running = false;
+      lane.watchdog?.idle();
     }
   }
 
@@ -784,7 +805,13 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       this.#startedHeld += delivery.items.length;
       this.#startedBytes += delivery.bytes;
     }
-    const info = new AttemptInfo(attempt, delivery.partition, this.#options.meta, this.#batchIdOf(delivery));
+    const info = new AttemptInfo(
+      attempt,
+      delivery.partition,
+      this.#options.meta,
+      this.#batchIdPrefix,
+      delivery.seq,
+    );
     const count = delivery.items.length;
     this.#counters.inFlight += count;
     let failed = false;
@@ -800,7 +827,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
             partition: delivery.partition,
           })
         : this.handleFlush(delivery.key, delivery.items, info);
-      if (isThenable(result)) await this.#settleInTime(result, delivery, info);
+      if (isThenable(result)) await this.#settleInTime(result, delivery, info, started);
     } catch (thrown) {
       failed = true;
       failure = thrown;
@@ -819,14 +846,25 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     await this.#attemptFailed(delivery, toError(failure));
   }
 
-  /** Waits for a handler's promise, failing early on flush timeout or shutdown. */
-  #settleInTime(result: PromiseLike<unknown>, delivery: Delivery<K, V>, info: AttemptInfo<M>): Promise<void> {
+  /**
+   * Waits for a handler's promise, failing early on flush timeout or shutdown. A flush attempt
+   * (started at `startedAt`) is timed by its partition's watchdog; `handleError`, which may run
+   * alongside others while closing, has a timer of its own.
+   */
+  #settleInTime(
+    result: PromiseLike<unknown>,
+    delivery: Delivery<K, V>,
+    info: AttemptInfo<M>,
+    startedAt?: number,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const { flushTimeout } = this.#options;
+      const watchdog = startedAt === undefined ? undefined : this.#lanes[delivery.partition]?.watchdog;
       let timer: Timer | undefined;
       // This attempt's timer only: a late ("zombie") settle of a timed-out attempt must not disarm
       // the timer of the retry running by then.
       const stop = () => {
+        watchdog?.stop(onTimeout);
         timer?.cancel();
         if (delivery.attemptTimer === timer) delivery.attemptTimer = undefined;
         timer = undefined;
@@ -836,17 +874,16 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
         info.abort(reason);
         reject(reason);
       };
+      const onTimeout = () => {
+        // attempt 0 is handleError, which shares the timeout but is not a flush attempt.
+        if (info.attempt > 0) this.#counters.timedOut++;
+        interrupt(new FlushTimeoutError(flushTimeout));
+      };
       delivery.interrupt = interrupt;
-      if (flushTimeout !== Number.POSITIVE_INFINITY) {
-        timer = startTimer(
-          () => {
-            // attempt 0 is handleError, which shares the timeout but is not a flush attempt.
-            if (info.attempt > 0) this.#counters.timedOut++;
-            interrupt(new FlushTimeoutError(flushTimeout));
-          },
-          flushTimeout,
-          this.#keepAlive,
-        );
+      if (watchdog !== undefined) {
+        watchdog.watch(onTimeout, startedAt as number);
+      } else if (flushTimeout !== Number.POSITIVE_INFINITY) {
+        timer = startTimer(onTimeout, flushTimeout, this.#keepAlive);
         delivery.attemptTimer = timer;
       }
       try {
@@ -963,7 +1000,11 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     try {
       const result = this.handleError(delivery.key, delivery.items, error, info);
       if (isThenable(result))
-        await this.#settleInTime(result, delivery, new AttemptInfo<M>(0, 0, this.#options.meta, ''));
+        await this.#settleInTime(
+          result,
+          delivery,
+          new AttemptInfo<M>(0, delivery.partition, this.#options.meta, this.#batchIdPrefix, delivery.seq),
+        );
     } catch (handlerError) {
       this.#counters.lost += count;
       try {
@@ -979,7 +1020,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   }
 
   #batchIdOf(delivery: Delivery<K, V>): string {
-    return `${this.#batchIdPrefix}-${delivery.seq}`;
+    return batchIdOf(this.#batchIdPrefix, delivery.seq);
   }
 
   // ---- settling -----------------------------------------------------------------------------------
@@ -1105,6 +1146,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   #holdProcessOpen(): void {
     if (this.#keepAlive) return;
     this.#keepAlive = true;
+    for (const lane of this.#lanes) lane.watchdog?.keepAlive();
     for (const delivery of this.#active) {
       delivery.retryTimer?.keepAlive();
       delivery.attemptTimer?.keepAlive();

@@ -2,9 +2,10 @@
  * When each key is due: a bucketed deadline queue instead of one `setTimeout` per key.
  *
  * Deadlines are rounded up to a slot of `resolution` ms. Each slot holds the entries due in it, in a
- * plain array, and a min-heap orders the slots; one timer is armed for the earliest slot. Adding an
- * entry costs a rounding and an array push, a live key costs one array slot, and a million keys
- * expiring together are handed out in slices so the event loop keeps turning.
+ * plain array, and a min-heap orders the slots; one timer is armed for the earliest slot. An entry is a
+ * key and a token (the buffer's open batch), kept side by side in the slot's array rather than in a
+ * pair object: adding one costs a rounding and two array pushes, a live key two array slots, and a
+ * million keys expiring together are handed out in slices so the event loop keeps turning.
  * @module
  */
 import { now, SLICE_MS, startTimer, type Timer, yieldToEventLoop } from './timers.js';
@@ -20,23 +21,23 @@ export function resolutionFor(interval: number): number {
 }
 
 /**
- * Calls `onDue(entry)` for every entry once its deadline has passed, never before. Entries cannot be
- * removed: the consumer skips entries that no longer matter (a batch flushed early by `maxSize`).
+ * Calls `onDue(key, token)` for every entry once its deadline has passed, never before. Entries cannot
+ * be removed: the consumer skips entries that no longer matter (a batch flushed early by `maxSize`).
  */
-export class DeadlineQueue<T> {
+export class DeadlineQueue<K, T> {
   readonly #resolution: number;
-  readonly #onDue: (entry: T) => void;
-  /** Slot time (ms, a multiple of the resolution) → entries due in that slot. */
-  readonly #slots = new Map<number, T[]>();
+  readonly #onDue: (key: K, token: T) => void;
+  /** Slot time (ms, a multiple of the resolution) → entries due in that slot, as key, token, key, token, …. */
+  readonly #slots = new Map<number, (K | T)[]>();
   /** Min-heap of the slot times in `#slots`. */
   readonly #heap: number[] = [];
   /** The slot most recently added to: consecutive inserts nearly always land in it. */
   #lastSlot = Number.NaN;
-  #lastEntries: T[] = [];
+  #lastEntries: (K | T)[] = [];
   #timer: Timer | undefined;
   #timerSlot = Number.POSITIVE_INFINITY;
   /** Due entries not yet handed out, when a slice ran out of time; the first list from `#dueFrom` on. */
-  #due: T[][] = [];
+  #due: (K | T)[][] = [];
   #dueFrom = 0;
   #draining = false;
 
@@ -44,26 +45,26 @@ export class DeadlineQueue<T> {
    * @param resolution - slot width in ms (see {@link resolutionFor}).
    * @param onDue - called once per entry whose deadline has passed.
    */
-  constructor(resolution: number, onDue: (entry: T) => void) {
+  constructor(resolution: number, onDue: (key: K, token: T) => void) {
     this.#resolution = resolution;
     this.#onDue = onDue;
   }
 
-  /** Schedules `entry` for `deadline` (ms on the {@link now} clock). */
-  add(entry: T, deadline: number): void {
+  /** Schedules the entry `key`, `token` for `deadline` (ms on the {@link now} clock). */
+  add(key: K, token: T, deadline: number): void {
     const slot = Math.ceil(deadline / this.#resolution) * this.#resolution;
     if (slot === this.#lastSlot) {
-      this.#lastEntries.push(entry);
+      this.#lastEntries.push(key, token);
       return;
     }
     let entries = this.#slots.get(slot);
     if (entries === undefined) {
-      entries = [entry];
+      entries = [key, token];
       this.#slots.set(slot, entries);
       heapPush(this.#heap, slot);
       if (slot < this.#timerSlot) this.#arm(slot);
     } else {
-      entries.push(entry);
+      entries.push(key, token);
     }
     this.#lastSlot = slot;
     this.#lastEntries = entries;
@@ -119,7 +120,10 @@ export class DeadlineQueue<T> {
           this.#dueFrom = 0;
           continue;
         }
-        this.#onDue(entries[this.#dueFrom++] as T);
+        const key = entries[this.#dueFrom] as K;
+        const token = entries[this.#dueFrom + 1] as T;
+        this.#dueFrom += 2;
+        this.#onDue(key, token);
         if ((++handed & 255) === 0 && now() - sliceStart > SLICE_MS) {
           await yieldToEventLoop();
           sliceStart = now();

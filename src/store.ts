@@ -1,41 +1,51 @@
 /**
  * The seam between the buffer's logic and where buffered items live. The buffer decides when a batch
- * opens, fills and flushes; a store only keeps the open batches. The in-memory store is the default;
- * an on-disk journal or a shared store implements the same interface, and one conformance suite
- * (`test/stores/conformance.ts`) runs against every implementation.
+ * flushes; a store keeps the open batches, one per key, and says when one opened or filled up. The
+ * in-memory stores are the default; an on-disk journal or a shared store implements the same
+ * interface, and one conformance suite (`test/stores/conformance.ts`) runs against every implementation.
+ *
+ * The interface is keyed, not handle-based, so that the hot path is one `append` call and the memory
+ * store can keep a plain `Map` of arrays. A batch is told apart from the key's later batches by its
+ * items array: taking a batch closes it, and the key's next batch is a new array.
  * @module
  */
 
-/** The items a key has gathered since its last flush; new inserts for the key go here. */
-export interface OpenBatch<K, V> {
-  /** The key the items were inserted under. */
-  readonly key: K;
+/** Bit flags returned by {@link BatchStore.append}. */
+export const Appended = Object.freeze({
+  /** The item joined the key's open batch, which has room left. */
+  ADDED: 0,
+  /** The item opened a new batch for the key: schedule its interval. */
+  OPENED: 1,
+  /** The batch has reached its item limit: take it. Set together with `OPENED` when the limit is 1. */
+  FULL: 2,
+});
+
+/** A batch taken out of the store. */
+export interface TakenBatch<V> {
   /** Items in insertion order. */
-  items: V[];
-  /** Estimated bytes of `items` (0 when byte accounting is off). */
-  bytes: number;
-  /** Item count at which the batch flushes (`maxSize` plus its jitter). */
-  readonly limit: number;
-  /** False once the batch has been taken from the store (flushed, dumped or emptied). */
-  open: boolean;
+  readonly items: V[];
+  /** Estimated bytes of `items`: the sum of the `bytes` given with them (0 when byte accounting is off). */
+  readonly bytes: number;
 }
 
-/** Keeps the open batches, one per key. Invariant: a batch is in the store exactly while `open` is true. */
+/** Keeps the open batches, one per key. */
 export interface BatchStore<K, V> {
   /** Open batches. */
   readonly size: number;
-  /** The key's open batch, if it has one. */
-  get(key: K): OpenBatch<K, V> | undefined;
-  /** Opens a batch for `key` holding `first`; the key must not have one. */
-  open(key: K, first: V, bytes: number, limit: number): OpenBatch<K, V>;
-  /** Appends an item to an open batch. */
-  push(batch: OpenBatch<K, V>, item: V, bytes: number): void;
-  /** Removes and returns the oldest item of a batch (for `onFull: 'drop-oldest'`). */
-  shift(batch: OpenBatch<K, V>, bytes: number): V | undefined;
-  /** Closes a batch: removes it from the store and returns its items; the key may open a new one. */
-  take(batch: OpenBatch<K, V>): V[];
-  /** The open batch that was opened first: it holds the oldest buffered item. */
-  oldest(): OpenBatch<K, V> | undefined;
-  /** Open batches, oldest first. Taking batches while iterating is allowed. */
-  values(): IterableIterator<OpenBatch<K, V>>;
+  /**
+   * Appends `item` (estimated at `bytes`) to the key's open batch, opening one when the key has none.
+   * @returns {@link Appended} flags: `OPENED` for the first item of a batch, `FULL` once the batch
+   *   holds its item limit (the store's `maxSize`, plus jitter when it has some).
+   */
+  append(key: K, item: V, bytes: number): number;
+  /** The key's open batch's items, oldest first; the same array until the batch is taken. */
+  items(key: K): V[] | undefined;
+  /** Closes the key's open batch and returns it; the key's next `append` opens a new batch. */
+  take(key: K): TakenBatch<V> | undefined;
+  /** Removes the oldest item of the key's open batch, `bytes` being its estimate (for `onFull: 'drop-oldest'`). */
+  shift(key: K, bytes: number): V | undefined;
+  /** The key whose open batch was opened first: it holds the oldest buffered item. */
+  oldestKey(): K | undefined;
+  /** Keys with an open batch, oldest batch first. Taking batches while iterating is allowed. */
+  keys(): IterableIterator<K>;
 }

@@ -1,84 +1,159 @@
 /**
- * The default store: open batches in a `Map`, whose insertion order makes the oldest batch the first.
+ * The default stores: open batches in a `Map`, whose insertion order makes the oldest batch the first.
+ * Two shapes, picked by {@link createMemoryStore}: plain arrays when batches carry nothing but their
+ * items, and small batch records when each batch also counts its bytes or has a limit of its own.
  * @module
  */
-import type { BatchStore, OpenBatch } from '../store.js';
+import { Appended, type BatchStore, type TakenBatch } from '../store.js';
 
-const EMPTY: never[] = [];
-/** `limit` of a batch without one (`Infinity`), kept as a small integer: see {@link MemoryBatch}. */
-const NO_LIMIT = -1;
+/** What {@link createMemoryStore} needs to know of the buffer's options. */
+export interface MemoryStoreOptions {
+  /** Items at which a batch is full (`Infinity` for none). */
+  readonly maxSize: number;
+  /** A random 0..`maxSizeJitter` added to `maxSize` for each batch. */
+  readonly maxSizeJitter: number;
+  /** Whether the buffer estimates bytes (a finite `maxBufferedBytes`): batches must then add them up. */
+  readonly measureBytes: boolean;
+}
+
+/** The fitting memory store for a buffer's options. */
+export function createMemoryStore<K, V>(options: MemoryStoreOptions): BatchStore<K, V> {
+  const { maxSize, maxSizeJitter, measureBytes } = options;
+  return measureBytes || maxSizeJitter > 0
+    ? new RecordStore<K, V>(maxSize, maxSizeJitter)
+    : new ListStore<K, V>(maxSize);
+}
 
 /**
- * An open batch in four fields, since a million live keys means a million of them: `open` is derived
- * from `items`, and an infinite `limit` is stored as a small integer (V8 boxes a non-integer number
- * field in a heap object of its own, 16 more bytes per batch).
+ * Open batches as plain arrays in a `Map`: exactly what a hand-written buffer keeps, so an insert costs
+ * one `Map` lookup and one `push`. For buffers without byte accounting or per-batch limits.
  */
-class MemoryBatch<K, V> implements OpenBatch<K, V> {
-  readonly key: K;
-  items: V[];
-  bytes: number;
+export class ListStore<K, V> implements BatchStore<K, V> {
+  readonly #lists = new Map<K, V[]>();
   readonly #limit: number;
 
-  constructor(key: K, first: V, bytes: number, limit: number) {
-    this.key = key;
+  /** @param limit - items at which a batch is full (`Infinity` for none). */
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  get size(): number {
+    return this.#lists.size;
+  }
+
+  append(key: K, item: V, _bytes: number): number {
+    const items = this.#lists.get(key);
+    if (items !== undefined) return items.push(item) >= this.#limit ? Appended.FULL : Appended.ADDED;
     // A one-item array literal: no spare capacity for keys that only ever see one insert.
-    this.items = [first];
-    this.bytes = bytes;
-    this.#limit = limit === Number.POSITIVE_INFINITY ? NO_LIMIT : limit;
+    this.#lists.set(key, [item]);
+    return this.#limit <= 1 ? Appended.OPENED | Appended.FULL : Appended.OPENED;
   }
 
-  get limit(): number {
-    return this.#limit === NO_LIMIT ? Number.POSITIVE_INFINITY : this.#limit;
+  items(key: K): V[] | undefined {
+    return this.#lists.get(key);
   }
 
-  /** `take` swaps in the shared empty list: that is what closes a batch. */
-  get open(): boolean {
-    return this.items !== EMPTY;
+  take(key: K): TakenBatch<V> | undefined {
+    const items = this.#lists.get(key);
+    if (items === undefined) return undefined;
+    this.#lists.delete(key);
+    return { items, bytes: 0 };
+  }
+
+  shift(key: K, _bytes: number): V | undefined {
+    return this.#lists.get(key)?.shift();
+  }
+
+  oldestKey(): K | undefined {
+    for (const key of this.#lists.keys()) return key;
+    return undefined;
+  }
+
+  keys(): IterableIterator<K> {
+    return this.#lists.keys();
   }
 }
 
-/** Keeps open batches in process memory. */
-export class MemoryStore<K, V> implements BatchStore<K, V> {
-  readonly #batches = new Map<K, OpenBatch<K, V>>();
+/**
+ * Item count standing for "no limit" in {@link BatchRecord.limit}: a small integer (an infinite number
+ * field would be boxed in a heap object of its own, 16 more bytes per batch), and out of reach, since
+ * V8 caps an array at about 2^27 elements.
+ */
+const NO_LIMIT = 2 ** 30 - 1;
+
+/** An open batch with its byte count and item limit: three fields, as a million live keys means a million of them. */
+class BatchRecord<V> implements TakenBatch<V> {
+  readonly items: V[];
+  bytes: number;
+  readonly limit: number;
+
+  constructor(first: V, bytes: number, limit: number) {
+    this.items = [first];
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/** Open batches as {@link BatchRecord}s in a `Map`: for byte accounting and `maxSizeJitter`. */
+export class RecordStore<K, V> implements BatchStore<K, V> {
+  readonly #batches = new Map<K, BatchRecord<V>>();
+  readonly #maxSize: number;
+  readonly #jitter: number;
+
+  /**
+   * @param maxSize - items at which a batch is full (`Infinity` for none).
+   * @param jitter - a random 0..`jitter` added to `maxSize` for each batch.
+   */
+  constructor(maxSize: number, jitter: number) {
+    this.#maxSize = maxSize;
+    this.#jitter = maxSize === Number.POSITIVE_INFINITY ? 0 : jitter;
+  }
 
   get size(): number {
     return this.#batches.size;
   }
 
-  get(key: K): OpenBatch<K, V> | undefined {
-    return this.#batches.get(key);
+  append(key: K, item: V, bytes: number): number {
+    const batch = this.#batches.get(key);
+    if (batch !== undefined) {
+      batch.bytes += bytes;
+      return batch.items.push(item) >= batch.limit ? Appended.FULL : Appended.ADDED;
+    }
+    const limit = this.#nextLimit();
+    this.#batches.set(key, new BatchRecord(item, bytes, limit));
+    return limit <= 1 ? Appended.OPENED | Appended.FULL : Appended.OPENED;
   }
 
-  open(key: K, first: V, bytes: number, limit: number): OpenBatch<K, V> {
-    const batch = new MemoryBatch(key, first, bytes, limit);
-    this.#batches.set(key, batch);
+  #nextLimit(): number {
+    if (this.#maxSize === Number.POSITIVE_INFINITY) return NO_LIMIT;
+    return this.#jitter === 0
+      ? this.#maxSize
+      : this.#maxSize + Math.floor(Math.random() * (this.#jitter + 1));
+  }
+
+  items(key: K): V[] | undefined {
+    return this.#batches.get(key)?.items;
+  }
+
+  take(key: K): TakenBatch<V> | undefined {
+    const batch = this.#batches.get(key);
+    if (batch !== undefined) this.#batches.delete(key);
     return batch;
   }
 
-  push(batch: OpenBatch<K, V>, item: V, bytes: number): void {
-    batch.items.push(item);
-    batch.bytes += bytes;
-  }
-
-  shift(batch: OpenBatch<K, V>, bytes: number): V | undefined {
+  shift(key: K, bytes: number): V | undefined {
+    const batch = this.#batches.get(key);
+    if (batch === undefined) return undefined;
     batch.bytes -= bytes;
     return batch.items.shift();
   }
 
-  take(batch: OpenBatch<K, V>): V[] {
-    const items = batch.items;
-    // Closes the batch (see `open`) and, as it may still sit in a deadline slot, frees its items.
-    batch.items = EMPTY;
-    this.#batches.delete(batch.key);
-    return items;
-  }
-
-  oldest(): OpenBatch<K, V> | undefined {
-    for (const batch of this.#batches.values()) return batch;
+  oldestKey(): K | undefined {
+    for (const key of this.#batches.keys()) return key;
     return undefined;
   }
 
-  values(): IterableIterator<OpenBatch<K, V>> {
-    return this.#batches.values();
+  keys(): IterableIterator<K> {
+    return this.#batches.keys();
   }
 }

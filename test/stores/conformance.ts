@@ -3,86 +3,143 @@
  * with a factory; a new store (journal, shared) passes this suite before the buffer may use it.
  */
 import { describe, expect, it } from 'vitest';
-import type { BatchStore } from '../../src/store.js';
+import { Appended, type BatchStore } from '../../src/store.js';
+
+/** The batch limits a store is built with. */
+export interface StoreLimits {
+  readonly maxSize: number;
+  readonly maxSizeJitter: number;
+}
+
+/** What a store keeps beyond items: the rows that need it run only for stores that have it. */
+export interface StoreCapabilities {
+  /** Adds up the bytes given with each item (a store for a buffer without byte accounting need not). */
+  readonly countsBytes: boolean;
+  /** Gives each batch its own limit within `maxSize..maxSize + maxSizeJitter`. */
+  readonly jitter: boolean;
+}
+
+const { ADDED, OPENED, FULL } = Appended;
+const NO_LIMITS: StoreLimits = { maxSize: Number.POSITIVE_INFINITY, maxSizeJitter: 0 };
 
 /** Registers the conformance tests for the store made by `create`. */
-export function describeStoreConformance(name: string, create: () => BatchStore<unknown, unknown>): void {
+export function describeStoreConformance(
+  name: string,
+  create: (limits: StoreLimits) => BatchStore<unknown, unknown>,
+  capabilities: StoreCapabilities,
+): void {
   describe(`${name} conforms to BatchStore`, () => {
-    it('opens one batch per key, holding the first item', () => {
-      const store = create();
-      expect(store.get('a')).toBeUndefined();
-      const batch = store.open('a', 1, 8, 10);
-      expect(batch).toMatchObject({ key: 'a', items: [1], bytes: 8, limit: 10, open: true });
-      expect(store.get('a')).toBe(batch);
+    it('opens one batch per key with the first item, then appends in order', () => {
+      const store = create(NO_LIMITS);
+      expect(store.items('a')).toBeUndefined();
+      expect(store.append('a', 1, 8)).toBe(OPENED);
+      expect(store.items('a')).toEqual([1]);
       expect(store.size).toBe(1);
+      expect(store.append('a', 2, 4)).toBe(ADDED);
+      expect(store.append('b', 3, 4)).toBe(OPENED);
+      expect(store.append('a', 4, 4)).toBe(ADDED);
+      expect(store.items('a')).toEqual([1, 2, 4]);
+      expect(store.items('b')).toEqual([3]);
+      expect(store.size).toBe(2);
     });
 
-    it('appends in order and adds up bytes', () => {
-      const store = create();
-      const batch = store.open('a', 1, 8, 10);
-      store.push(batch, 2, 4);
-      store.push(batch, 3, 4);
-      expect(batch.items).toEqual([1, 2, 3]);
-      expect(batch.bytes).toBe(16);
+    it('keeps the same items array for a batch until it is taken', () => {
+      const store = create(NO_LIMITS);
+      store.append('a', 1, 0);
+      const items = store.items('a');
+      store.append('a', 2, 0);
+      expect(store.items('a')).toBe(items);
+      store.take('a');
+      store.append('a', 3, 0);
+      expect(store.items('a')).not.toBe(items);
+      expect(items).toEqual([1, 2]);
+    });
+
+    it('says FULL when a batch reaches maxSize, and OPENED | FULL when maxSize is 1', () => {
+      const store = create({ maxSize: 3, maxSizeJitter: 0 });
+      expect(store.append('a', 1, 0)).toBe(OPENED);
+      expect(store.append('a', 2, 0)).toBe(ADDED);
+      expect(store.append('a', 3, 0)).toBe(FULL);
+      store.take('a');
+      expect(store.append('a', 4, 0)).toBe(OPENED);
+      const single = create({ maxSize: 1, maxSizeJitter: 0 });
+      expect(single.append('a', 1, 0)).toBe(OPENED | FULL);
     });
 
     it('take closes the batch, returns its items and frees the key for a new batch', () => {
-      const store = create();
-      const batch = store.open('a', 1, 0, 10);
-      store.push(batch, 2, 0);
-      expect(store.take(batch)).toEqual([1, 2]);
-      expect(batch.open).toBe(false);
-      expect(store.get('a')).toBeUndefined();
+      const store = create(NO_LIMITS);
+      store.append('a', 1, 5);
+      store.append('a', 2, 7);
+      const taken = store.take('a');
+      expect(taken?.items).toEqual([1, 2]);
+      expect(taken?.bytes).toBe(capabilities.countsBytes ? 12 : 0);
+      expect(store.items('a')).toBeUndefined();
+      expect(store.take('a')).toBeUndefined();
       expect(store.size).toBe(0);
-      const next = store.open('a', 3, 0, 10);
-      expect(next).not.toBe(batch);
-      expect(next.items).toEqual([3]);
+      expect(store.append('a', 3, 0)).toBe(OPENED);
+      expect(store.items('a')).toEqual([3]);
     });
 
     it('shift removes the oldest item of a batch and its bytes', () => {
-      const store = create();
-      const batch = store.open('a', 1, 5, 10);
-      store.push(batch, 2, 7);
-      expect(store.shift(batch, 5)).toBe(1);
-      expect(batch.items).toEqual([2]);
-      expect(batch.bytes).toBe(7);
+      const store = create(NO_LIMITS);
+      store.append('a', 1, 5);
+      store.append('a', 2, 7);
+      expect(store.shift('a', 5)).toBe(1);
+      expect(store.items('a')).toEqual([2]);
+      expect(store.take('a')?.bytes).toBe(capabilities.countsBytes ? 7 : 0);
+      expect(store.shift('a', 0)).toBeUndefined();
     });
 
-    it('oldest and values follow the order batches were opened in, reopened keys last', () => {
-      const store = create();
-      const a = store.open('a', 1, 0, 10);
-      store.open('b', 2, 0, 10);
-      store.open('c', 3, 0, 10);
-      expect(store.oldest()?.key).toBe('a');
-      store.take(a);
-      store.open('a', 4, 0, 10);
-      expect([...store.values()].map((batch) => batch.key)).toEqual(['b', 'c', 'a']);
-      expect(store.oldest()?.key).toBe('b');
+    it('oldestKey and keys follow the order batches were opened in, reopened keys last', () => {
+      const store = create(NO_LIMITS);
+      expect(store.oldestKey()).toBeUndefined();
+      for (const key of ['a', 'b', 'c']) store.append(key, 0, 0);
+      expect(store.oldestKey()).toBe('a');
+      store.take('a');
+      store.append('a', 1, 0);
+      store.append('b', 2, 0); // appending does not reorder
+      expect([...store.keys()]).toEqual(['b', 'c', 'a']);
+      expect(store.oldestKey()).toBe('b');
     });
 
     it('allows taking batches while iterating', () => {
-      const store = create();
-      for (let i = 0; i < 5; i++) store.open(i, i, 0, 10);
+      const store = create(NO_LIMITS);
+      for (let i = 0; i < 5; i++) store.append(i, i, 0);
       const seen: unknown[] = [];
-      for (const batch of store.values()) {
-        seen.push(batch.key);
-        store.take(batch);
+      for (const key of store.keys()) {
+        seen.push(key);
+        store.take(key);
       }
       expect(seen).toEqual([0, 1, 2, 3, 4]);
       expect(store.size).toBe(0);
-      expect(store.oldest()).toBeUndefined();
+      expect(store.oldestKey()).toBeUndefined();
     });
 
     it('keys any value as a Map does', () => {
-      const store = create();
+      const store = create(NO_LIMITS);
       const objectKey = {};
-      store.open(Number.NaN, 1, 0, 10);
-      store.open(objectKey, 2, 0, 10);
-      store.open(undefined, 3, 0, 10);
-      expect(store.get(Number.NaN)?.items).toEqual([1]);
-      expect(store.get(objectKey)?.items).toEqual([2]);
-      expect(store.get({})).toBeUndefined();
-      expect(store.get(undefined)?.items).toEqual([3]);
+      store.append(Number.NaN, 1, 0);
+      store.append(objectKey, 2, 0);
+      store.append(undefined, 3, 0);
+      expect(store.items(Number.NaN)).toEqual([1]);
+      expect(store.items(objectKey)).toEqual([2]);
+      expect(store.items({})).toBeUndefined();
+      expect(store.items(undefined)).toEqual([3]);
     });
+
+    // A store without per-batch limits has no such row, rather than a skipped one.
+    if (capabilities.jitter)
+      it('gives each batch a limit within maxSize..maxSize + maxSizeJitter', () => {
+        const store = create({ maxSize: 10, maxSizeJitter: 5 });
+        const limits = new Set<number>();
+        for (let key = 0; key < 200; key++) {
+          let count = 1;
+          while (store.append(key, count, 0) !== FULL) count++;
+          limits.add(count);
+        }
+        expect(Math.min(...limits)).toBeGreaterThanOrEqual(10);
+        expect(Math.max(...limits)).toBeLessThanOrEqual(15);
+        expect(limits.size).toBeGreaterThan(1);
+      });
   });
 }
