@@ -151,32 +151,21 @@ interface SettleWaiter {
   readonly resolve: () => void;
 }
 
-/** A batch's id: the buffer's random prefix and the batch's take order, stable across retries. */
-function batchIdOf(prefix: string, seq: number): string {
-  return `${prefix}-${seq}`;
-}
-
 /** The `info` object given to `handleFlush`; its `signal` is created only when a handler reads it. */
 class AttemptInfo<M> implements FlushInfo<M> {
   readonly attempt: number;
   readonly partition: number;
   readonly meta: M;
-  readonly #batchIdPrefix: string;
-  readonly #seq: number;
+  /** An own property, not a getter: a handler that logs `JSON.stringify(info)` must see it. */
+  readonly batchId: string;
   #controller: AbortController | undefined;
   #abortedWith: Error | undefined;
 
-  constructor(attempt: number, partition: number, meta: M, batchIdPrefix: string, seq: number) {
+  constructor(attempt: number, partition: number, meta: M, batchId: string) {
     this.attempt = attempt;
     this.partition = partition;
     this.meta = meta;
-    this.#batchIdPrefix = batchIdPrefix;
-    this.#seq = seq;
-  }
-
-  /** Built when read: most handlers never look at it, and a string per attempt adds up. */
-  get batchId(): string {
-    return batchIdOf(this.#batchIdPrefix, this.#seq);
+    this.batchId = batchId;
   }
 
   get signal(): AbortSignal {
@@ -687,11 +676,18 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 
   // ---- flushing -----------------------------------------------------------------------------------
 
-  /** Moves the key's open batch, if it has one, into a delivery, behind any delivery the key already has. */
-  #take(key: K): void {
+  /**
+   * Moves the key's open batch, if it has one, into a delivery, behind any delivery the key already has.
+   * `due` says the batch's deadline has passed; see below for why that matters.
+   */
+  #take(key: K, due = false): void {
     const batch = this.#store.take(key);
     if (batch === undefined) return;
-    const { items, bytes } = batch;
+    const bytes = batch.bytes;
+    // Until its deadline passes, the deadline queue holds the batch's items array (the token that tells
+    // it from the key's later batches). Taken before then (maxSize, flush), the delivery gets the items in
+    // a new array and the token is left empty: delivered items must not stay alive for up to an interval.
+    const items = due ? batch.items : batch.items.splice(0);
     const delivery: Delivery<K, V> = {
       key,
       items,
@@ -735,7 +731,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 
   /** Takes the batch whose items are `items`, unless maxSize, flush() or dump() took it meanwhile. */
   #takeIfOpen(key: K, items: V[]): void {
-    if (this.#store.items(key) === items) this.#take(key);
+    if (this.#store.items(key) === items) this.#take(key, true);
   }
 
   /** The lane's next delivery, after taking the due batches that waited for room. */
@@ -805,13 +801,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       this.#startedHeld += delivery.items.length;
       this.#startedBytes += delivery.bytes;
     }
-    const info = new AttemptInfo(
-      attempt,
-      delivery.partition,
-      this.#options.meta,
-      this.#batchIdPrefix,
-      delivery.seq,
-    );
+    const info = new AttemptInfo(attempt, delivery.partition, this.#options.meta, this.#batchIdOf(delivery));
     const count = delivery.items.length;
     this.#counters.inFlight += count;
     let failed = false;
@@ -1003,7 +993,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
         await this.#settleInTime(
           result,
           delivery,
-          new AttemptInfo<M>(0, delivery.partition, this.#options.meta, this.#batchIdPrefix, delivery.seq),
+          new AttemptInfo<M>(0, delivery.partition, this.#options.meta, this.#batchIdOf(delivery)),
         );
     } catch (handlerError) {
       this.#counters.lost += count;
@@ -1020,7 +1010,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   }
 
   #batchIdOf(delivery: Delivery<K, V>): string {
-    return batchIdOf(this.#batchIdPrefix, delivery.seq);
+    return `${this.#batchIdPrefix}-${delivery.seq}`;
   }
 
   // ---- settling -----------------------------------------------------------------------------------

@@ -122,6 +122,8 @@ export class DeadlineQueue<K, T> {
         }
         const key = entries[this.#dueFrom] as K;
         const token = entries[this.#dueFrom + 1] as T;
+        // Let go of the entry at once: a slot of a million entries is handed out over seconds.
+        entries[this.#dueFrom] = entries[this.#dueFrom + 1] = undefined as K;
         this.#dueFrom += 2;
         this.#onDue(key, token);
         if ((++handed & 255) === 0 && now() - sliceStart > SLICE_MS) {
