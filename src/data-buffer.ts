@@ -34,7 +34,7 @@ import { Queue } from './queue.js';
 import { retryWait } from './retry.js';
 import { DeadlineQueue, resolutionFor } from './scheduler.js';
 import { Counters, type DataBufferStats } from './stats.js';
-import { Appended, type BatchStore, type TakenBatch } from './store.js';
+import { Appended, type BatchStore } from './store.js';
 import { createMemoryStore } from './stores/memory.js';
 import { now, SLICE_MS, startTimer, type Timer, yieldToEventLoop } from './timers.js';
 import { Watchdog } from './watchdog.js';
@@ -415,11 +415,11 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       else this.#pipelines.set(key, kept);
     }
     for (const key of this.#store.keys()) {
-      const { items, bytes } = this.#store.take(key) as TakenBatch<V>;
+      const items = this.#store.take(key) as V[];
       appendTo(dumped, key, items);
       this.#counters.dumped += items.length;
       this.#held -= items.length;
-      this.#heldBytes -= bytes;
+      this.#heldBytes -= this.#store.takenBytes;
     }
     this.#deadlines.clear();
     for (const lane of this.#lanes) lane.due.clear(); // every batch in them was just taken
@@ -622,7 +622,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       this.#heldBytes -= evictedBytes;
       if (items.length === 0) {
         // What is left of the batch's byte count is the estimate's drift: it leaves with the batch.
-        this.#heldBytes -= (this.#store.take(key) as TakenBatch<V>).bytes;
+        this.#store.take(key);
+        this.#heldBytes -= this.#store.takenBytes;
       }
       this.#dropped(key, evicted, 'drop-oldest', true);
     }
@@ -681,13 +682,13 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    * `due` says the batch's deadline has passed; see below for why that matters.
    */
   #take(key: K, due = false): void {
-    const batch = this.#store.take(key);
-    if (batch === undefined) return;
-    const bytes = batch.bytes;
+    const taken = this.#store.take(key);
+    if (taken === undefined) return;
+    const bytes = this.#store.takenBytes;
     // Until its deadline passes, the deadline queue holds the batch's items array (the token that tells
     // it from the key's later batches). Taken before then (maxSize, flush), the delivery gets the items in
     // a new array and the token is left empty: delivered items must not stay alive for up to an interval.
-    const items = due ? batch.items : batch.items.splice(0);
+    const items = due ? taken : taken.splice(0);
     const delivery: Delivery<K, V> = {
       key,
       items,

@@ -20,14 +20,6 @@ export const Appended = Object.freeze({
   FULL: 2,
 });
 
-/** A batch taken out of the store. */
-export interface TakenBatch<V> {
-  /** Items in insertion order. */
-  readonly items: V[];
-  /** Estimated bytes of `items`: the sum of the `bytes` given with them (0 when byte accounting is off). */
-  readonly bytes: number;
-}
-
 /** Keeps the open batches, one per key. */
 export interface BatchStore<K, V> {
   /** Open batches. */
@@ -40,8 +32,14 @@ export interface BatchStore<K, V> {
   append(key: K, item: V, bytes: number): number;
   /** The key's open batch's items, oldest first; the same array until the batch is taken. */
   items(key: K): V[] | undefined;
-  /** Closes the key's open batch and returns it; the key's next `append` opens a new batch. */
-  take(key: K): TakenBatch<V> | undefined;
+  /**
+   * Closes the key's open batch and returns its items; the key's next `append` opens a new batch.
+   * Its estimated bytes are then in {@link takenBytes} (a field, not a pair object: a million keys
+   * expiring together take a million batches).
+   */
+  take(key: K): V[] | undefined;
+  /** Bytes of the batch the last `take` returned: the sum of the `bytes` given with its items (0 without byte accounting). */
+  readonly takenBytes: number;
   /** Removes the oldest item of the key's open batch, `bytes` being its estimate (for `onFull: 'drop-oldest'`). */
   shift(key: K, bytes: number): V | undefined;
   /** The key whose open batch was opened first: it holds the oldest buffered item. */

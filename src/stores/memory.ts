@@ -4,7 +4,7 @@
  * items, and small batch records when each batch also counts its bytes or has a limit of its own.
  * @module
  */
-import { Appended, type BatchStore, type TakenBatch } from '../store.js';
+import { Appended, type BatchStore } from '../store.js';
 
 /** What {@link createMemoryStore} needs to know of the buffer's options. */
 export interface MemoryStoreOptions {
@@ -53,11 +53,13 @@ export class ListStore<K, V> implements BatchStore<K, V> {
     return this.#lists.get(key);
   }
 
-  take(key: K): TakenBatch<V> | undefined {
+  /** Always 0: this store is for buffers without byte accounting. */
+  readonly takenBytes = 0;
+
+  take(key: K): V[] | undefined {
     const items = this.#lists.get(key);
-    if (items === undefined) return undefined;
-    this.#lists.delete(key);
-    return { items, bytes: 0 };
+    if (items !== undefined) this.#lists.delete(key);
+    return items;
   }
 
   shift(key: K, _bytes: number): V | undefined {
@@ -82,7 +84,7 @@ export class ListStore<K, V> implements BatchStore<K, V> {
 const NO_LIMIT = 2 ** 30 - 1;
 
 /** An open batch with its byte count and item limit: three fields, as a million live keys means a million of them. */
-class BatchRecord<V> implements TakenBatch<V> {
+class BatchRecord<V> {
   readonly items: V[];
   bytes: number;
   readonly limit: number;
@@ -135,10 +137,14 @@ export class RecordStore<K, V> implements BatchStore<K, V> {
     return this.#batches.get(key)?.items;
   }
 
-  take(key: K): TakenBatch<V> | undefined {
+  takenBytes = 0;
+
+  take(key: K): V[] | undefined {
     const batch = this.#batches.get(key);
-    if (batch !== undefined) this.#batches.delete(key);
-    return batch;
+    if (batch === undefined) return undefined;
+    this.#batches.delete(key);
+    this.takenBytes = batch.bytes;
+    return batch.items;
   }
 
   shift(key: K, bytes: number): V | undefined {
