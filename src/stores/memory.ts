@@ -67,8 +67,7 @@ export class ListStore<K, V> implements BatchStore<K, V> {
   }
 
   oldestKey(): K | undefined {
-    for (const key of this.#lists.keys()) return key;
-    return undefined;
+    return firstKey(this.#lists);
   }
 
   keys(): IterableIterator<K> {
@@ -155,11 +154,16 @@ export class RecordStore<K, V> implements BatchStore<K, V> {
   }
 
   oldestKey(): K | undefined {
-    for (const key of this.#batches.keys()) return key;
-    return undefined;
+    return firstKey(this.#batches);
   }
 
   keys(): IterableIterator<K> {
     return this.#batches.keys();
   }
+}
+
+/** The key inserted first (a `Map` keeps insertion order): the key of the oldest open batch. */
+function firstKey<K>(map: Map<K, unknown>): K | undefined {
+  for (const key of map.keys()) return key;
+  return undefined;
 }
