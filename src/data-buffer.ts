@@ -30,13 +30,14 @@ import {
   resolveOptions,
 } from './options.js';
 import { createPartitioner, type Partitioner } from './partition.js';
+import { type InLine, Pipelines } from './pipelines.js';
 import { Queue } from './queue.js';
 import { retryWait } from './retry.js';
 import { DeadlineQueue, resolutionFor } from './scheduler.js';
 import { Counters, type DataBufferStats } from './stats.js';
 import { Appended, type BatchStore } from './store.js';
 import { createMemoryStore } from './stores/memory.js';
-import { now, SLICE_MS, startTimer, type Timer, yieldToEventLoop } from './timers.js';
+import { now, onNextTurn, SLICE_MS, startTimer, type Timer, yieldToEventLoop } from './timers.js';
 import { Watchdog } from './watchdog.js';
 
 /** What one partition is doing, as reported by {@link DataBuffer.info}. */
@@ -105,7 +106,7 @@ type DeliveryState =
  * A batch taken out of the store for delivery. Invariants: a key has at most one delivery that has
  * started (the head of its pipeline), and the others wait behind it in order.
  */
-interface Delivery<K, V> {
+class Delivery<K, V> implements InLine<K, Delivery<K, V>> {
   readonly key: K;
   /** Only `onFull: 'drop-oldest'` changes these, and only before the first attempt. */
   readonly items: V[];
@@ -113,29 +114,49 @@ interface Delivery<K, V> {
   readonly partition: number;
   /** Take order; flushAll and close wait for every delivery up to a given seq. */
   readonly seq: number;
-  attempt: number;
-  firstAttemptAt: number;
-  state: DeliveryState;
-  lastError: Error | undefined;
-  retryTimer: Timer | undefined;
-  /** Fails the running attempt at once (flush timeout or shutdown). */
-  interrupt: ((reason: Error) => void) | undefined;
-  attemptTimer: Timer | undefined;
+  attempt = 0;
+  firstAttemptAt = 0;
+  state: DeliveryState = QUEUED;
+  lastError: Error | undefined = undefined;
+  retryTimer: Timer | undefined = undefined;
   /** Resolved once the delivery settles; created only when someone waits. */
-  waiters: (() => void)[] | undefined;
+  waiters: (() => void)[] | undefined = undefined;
+  next: Delivery<K, V> | undefined = undefined;
+  last: Delivery<K, V> | undefined = undefined;
+
+  constructor(key: K, items: V[], bytes: number, partition: number, seq: number) {
+    this.key = key;
+    this.items = items;
+    this.bytes = bytes;
+    this.partition = partition;
+    this.seq = seq;
+  }
 }
 
 /** One partition: runs its deliveries one at a time, oldest first. */
-interface Lane<K, V> {
+interface Lane<K, V, M> {
   readonly queue: Queue<Delivery<K, V>>;
   /**
    * Batches whose interval is over, waiting for room in `queue` (see `#expire`); still open. Each is
    * its key, then its items array (which tells it from the key's later batches).
    */
   readonly due: Queue<K | V[]>;
+  /** Whether the lane is at work: running an attempt, or about to go on to the next. */
   running: boolean;
   /** Times out the running attempt (`flushTimeout`); undefined when there is no timeout. */
-  readonly watchdog: Watchdog | undefined;
+  watchdog: Watchdog | undefined;
+  /** The delivery whose attempt waits on its handler's promise, its info, and when it started (ms). */
+  current: Delivery<K, V> | undefined;
+  currentInfo: AttemptInfo<M> | undefined;
+  startedAt: number;
+  /** Where the running attempt's promise settles; replaced when an attempt is interrupted (see `#interrupt`). */
+  fulfilled: () => void;
+  rejected: (error: unknown) => void;
+  /** Starts (or, after a slice, resumes) the lane on a fresh slice of time. */
+  resume: () => void;
+  /** When the lane's current slice of time began, and deliveries run in it (checked every 16). */
+  sliceStart: number;
+  runs: number;
 }
 
 /**
@@ -144,7 +165,7 @@ interface Lane<K, V> {
  */
 const LANE_BACKLOG = 1024;
 
-/** Waits for every delivery with `seq <= target` to settle. */
+/** Waits for the deliveries taken up to `target` (by `seq`) to settle. */
 interface SettleWaiter {
   readonly target: number;
   remaining: number;
@@ -208,14 +229,15 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   readonly #store: BatchStore<K, V>;
   /** Each open batch's interval: its key, and its items array as the token that tells it from later batches. */
   readonly #deadlines: DeadlineQueue<K, V[]>;
-  readonly #lanes: Lane<K, V>[];
+  readonly #lanes: Lane<K, V, M>[];
   readonly #partitionOf: Partitioner;
-  /** Keys with deliveries, each key's in take order: the head is the one started (or next to start). */
-  readonly #pipelines = new Map<K, Delivery<K, V>[]>();
-  /** Every delivery not yet settled, in take order. */
-  readonly #active = new Set<Delivery<K, V>>();
-  /** Deliveries whose first attempt has not started, in take order: what 'drop-oldest' may drop first. */
-  readonly #unstarted = new Set<Delivery<K, V>>();
+  /** Every delivery not yet settled, in its key's line: the first is the one started (or next to start). */
+  readonly #pipelines = new Pipelines<K, Delivery<K, V>>();
+  /**
+   * Under `onFull: 'drop-oldest'` only (what it may drop first): deliveries whose first attempt has
+   * not started, in take order. Other policies skip a `Set` insert and delete per batch.
+   */
+  readonly #unstarted: Set<Delivery<K, V>> | undefined;
   readonly #counters = new Counters();
   readonly #drops: DropReporter;
   readonly #batchIdPrefix = randomUUID();
@@ -230,6 +252,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   #startedBytes = 0;
   #seq = 0;
   #settleWaiters: SettleWaiter[] = [];
+  /** Retry and `handleError` timers not yet fired or cancelled: closing makes them hold the process open. */
+  readonly #timers = new Set<Timer>();
   #readyWaiters: ((error?: unknown) => void)[] = [];
   #closed = false;
   #closing: Promise<CloseReport> | undefined;
@@ -252,6 +276,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     this.#maxBuffered = resolved.maxBuffered;
     this.#maxBytes = resolved.maxBufferedBytes;
     this.#measureBytes = resolved.maxBufferedBytes !== Number.POSITIVE_INFINITY;
+    this.#unstarted = resolved.onFull === 'drop-oldest' ? new Set() : undefined;
     this.#store = createMemoryStore<K, V>({
       maxSize: resolved.maxSize,
       maxSizeJitter: resolved.maxSizeJitter,
@@ -260,13 +285,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     this.#deadlines = new DeadlineQueue(resolutionFor(resolved.interval), (key, items) =>
       this.#expire(key, items),
     );
-    const { flushTimeout } = resolved;
-    this.#lanes = Array.from({ length: resolved.partitions }, () => ({
-      queue: new Queue(),
-      due: new Queue(),
-      running: false,
-      watchdog: flushTimeout === Number.POSITIVE_INFINITY ? undefined : new Watchdog(flushTimeout),
-    }));
+    this.#lanes = Array.from({ length: resolved.partitions }, () => this.#newLane());
     this.#partitionOf = createPartitioner(resolved.partitions);
     this.#drops = new DropReporter(resolved.logger, resolved.onFull);
     registerLive(this);
@@ -349,9 +368,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   /** Items held under `key`: buffered, queued, in flight or waiting for a retry; 0 when none. */
   count(key: K): number {
     let count = this.#store.items(key)?.length ?? 0;
-    const pipeline = this.#pipelines.get(key);
-    if (pipeline !== undefined) {
-      for (const delivery of pipeline) if (delivery.state !== FAILING) count += delivery.items.length;
+    for (const delivery of this.#pipelines.of(key)) {
+      if (delivery.state !== FAILING) count += delivery.items.length;
     }
     return count;
   }
@@ -372,12 +390,11 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    */
   async flush(key: K): Promise<void> {
     this.#take(key);
-    const pipeline = this.#pipelines.get(key);
-    if (pipeline === undefined) return;
+    if (!this.#pipelines.has(key)) return;
     // Every delivery of the key, not only the last: dump() and 'drop-oldest' settle unstarted ones
     // while an earlier one is still in flight.
     await Promise.all(
-      pipeline.map((delivery) => {
+      Array.from(this.#pipelines.of(key), (delivery) => {
         delivery.waiters ??= [];
         const waiters = delivery.waiters;
         return new Promise<void>((resolve) => waiters.push(resolve));
@@ -388,7 +405,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   /** Flushes every key now and resolves once everything held before the call is handled. */
   async flushAll(): Promise<void> {
     await this.#takeAllOpen();
-    await this.#settledUpTo(this.#seq);
+    await this.#everySettled();
   }
 
   /**
@@ -397,22 +414,15 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    */
   dump(): Map<K, V[]> {
     const dumped = new Map<K, V[]>();
-    for (const [key, pipeline] of this.#pipelines) {
-      // Only batches whose first attempt has not started; not those being handed to handleError
-      // by a shutdown either (they are not QUEUED any more).
-      const kept: Delivery<K, V>[] = [];
-      for (const delivery of pipeline) {
-        if (delivery.state !== QUEUED || delivery.attempt > 0) {
-          kept.push(delivery);
-          continue;
-        }
-        appendTo(dumped, key, delivery.items);
-        this.#counters.dumped += delivery.items.length;
-        this.#release(delivery);
-      }
-      if (kept.length === pipeline.length) continue;
-      if (kept.length === 0) this.#pipelines.delete(key);
-      else this.#pipelines.set(key, kept);
+    // Only batches whose first attempt has not started; not those being handed to handleError by a
+    // shutdown either (they are not QUEUED any more). Collected first: removing changes the lines.
+    const unstarted = [...this.#pipelines].filter((d) => d.state === QUEUED && d.attempt === 0);
+    for (const delivery of unstarted) {
+      appendTo(dumped, delivery.key, delivery.items);
+      this.#counters.dumped += delivery.items.length;
+      // A delivery that comes first in line after this one has started already, or is dumped too.
+      this.#pipelines.remove(delivery);
+      this.#release(delivery);
     }
     for (const key of this.#store.keys()) {
       const items = this.#store.take(key) as V[];
@@ -442,10 +452,10 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       part.items += this.#store.items(key)?.length ?? 0;
       if (!this.#pipelines.has(key)) part.keys++;
     }
-    for (const pipeline of this.#pipelines.values()) {
-      const part = parts[pipeline[0]!.partition]!;
+    for (const first of this.#pipelines.firsts()) {
+      const part = parts[first.partition]!;
       part.keys++;
-      for (const delivery of pipeline) {
+      for (const delivery of this.#pipelines.of(first.key)) {
         if (delivery.state !== FAILING) part.items += delivery.items.length;
         if (delivery.state === RUNNING || delivery.state === FAILING) part.inFlight++;
         else if (delivery.state === RETRYING) part.retrying++;
@@ -605,7 +615,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   #evictOldest(bytes: number): boolean {
     if (this.#startedHeld >= this.#maxBuffered || this.#startedBytes + bytes > this.#maxBytes) return false;
     while (this.#isFullFor(bytes)) {
-      const delivery: Delivery<K, V> | undefined = this.#unstarted.values().next().value;
+      const delivery: Delivery<K, V> | undefined = this.#unstarted?.values().next().value;
       if (delivery !== undefined) {
         this.#evictFromDelivery(delivery, bytes);
         continue;
@@ -689,30 +699,9 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     // it from the key's later batches). Taken before then (maxSize, flush), the delivery gets the items in
     // a new array and the token is left empty: delivered items must not stay alive for up to an interval.
     const items = due ? taken : taken.splice(0);
-    const delivery: Delivery<K, V> = {
-      key,
-      items,
-      bytes,
-      partition: this.#partitionOf(key),
-      seq: ++this.#seq,
-      attempt: 0,
-      firstAttemptAt: 0,
-      state: QUEUED,
-      lastError: undefined,
-      retryTimer: undefined,
-      interrupt: undefined,
-      attemptTimer: undefined,
-      waiters: undefined,
-    };
-    this.#active.add(delivery);
-    this.#unstarted.add(delivery);
-    const pipeline = this.#pipelines.get(key);
-    if (pipeline === undefined) {
-      this.#pipelines.set(key, [delivery]);
-      this.#schedule(delivery);
-    } else {
-      pipeline.push(delivery);
-    }
+    const delivery = new Delivery(key, items, bytes, this.#partitionOf(key), ++this.#seq);
+    this.#unstarted?.add(delivery);
+    if (this.#pipelines.add(delivery)) this.#schedule(delivery);
   }
 
   /**
@@ -721,7 +710,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    */
   #expire(key: K, items: V[]): void {
     const lanes = this.#lanes;
-    const lane = (lanes.length === 1 ? lanes[0] : lanes[this.#partitionOf(key)]) as Lane<K, V>;
+    const lane = (lanes.length === 1 ? lanes[0] : lanes[this.#partitionOf(key)]) as Lane<K, V, M>;
     if (lane.due.length > 0 || lane.queue.length >= LANE_BACKLOG) {
       lane.due.push(key);
       lane.due.push(items);
@@ -736,7 +725,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   }
 
   /** The lane's next delivery, after taking the due batches that waited for room. */
-  #next(lane: Lane<K, V>): Delivery<K, V> | undefined {
+  #next(lane: Lane<K, V, M>): Delivery<K, V> | undefined {
     if (lane.due.length > 0 && lane.queue.length < LANE_BACKLOG / 2) {
       while (lane.due.length > 0) {
         const key = lane.due.shift() as K;
@@ -763,52 +752,115 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     }
   }
 
+  /** A partition's lane, idle. */
+  #newLane(): Lane<K, V, M> {
+    const lane: Lane<K, V, M> = {
+      queue: new Queue(),
+      due: new Queue(),
+      running: false,
+      watchdog: undefined,
+      current: undefined,
+      currentInfo: undefined,
+      startedAt: 0,
+      fulfilled: noop,
+      rejected: noop,
+      resume: () => {
+        lane.sliceStart = now();
+        this.#pump(lane);
+      },
+      sliceStart: 0,
+      runs: 0,
+    };
+    const { flushTimeout } = this.#options;
+    if (flushTimeout !== Number.POSITIVE_INFINITY) {
+      lane.watchdog = new Watchdog(flushTimeout, () => {
+        this.#counters.timedOut++;
+        this.#interrupt(lane, new FlushTimeoutError(flushTimeout));
+      });
+    }
+    this.#armLane(lane);
+    return lane;
+  }
+
+  /**
+   * Gives the lane new settle callbacks. Each checks that it is still the lane's own before it acts:
+   * the promise of an attempt that was interrupted keeps the old ones, which then reach nothing.
+   */
+  #armLane(lane: Lane<K, V, M>): void {
+    const fulfilled = () => {
+      if (lane.fulfilled === fulfilled) this.#attemptSettled(lane, false, undefined);
+    };
+    const rejected = (error: unknown) => {
+      if (lane.rejected === rejected) this.#attemptSettled(lane, true, error);
+    };
+    lane.fulfilled = fulfilled;
+    lane.rejected = rejected;
+  }
+
   #schedule(delivery: Delivery<K, V>): void {
-    const lane = this.#lanes[delivery.partition] as Lane<K, V>;
+    const lane = this.#lanes[delivery.partition] as Lane<K, V, M>;
     lane.queue.push(delivery);
     if (lane.running) return;
     lane.running = true;
     // Start on a microtask: a handler must never run inside the `insert` that filled its batch.
-    queueMicrotask(() => void this.#run(lane));
+    queueMicrotask(lane.resume);
   }
 
-  /** Runs a partition's deliveries one at a time until its queue is empty. */
-  async #run(lane: Lane<K, V>): Promise<void> {
-    let sliceStart = now();
-    let runs = 0;
-    try {
-      for (let delivery = this.#next(lane); delivery !== undefined; delivery = this.#next(lane)) {
-        if (delivery.state !== QUEUED) continue; // dumped or abandoned while it waited
-        await this.#attempt(delivery);
-        if ((++runs & 15) === 0 && now() - sliceStart > SLICE_MS) {
-          await yieldToEventLoop();
-          sliceStart = now();
-        }
+  /**
+   * Runs a partition's deliveries one at a time, until its queue is empty or an attempt waits on a
+   * promise (whose settling runs the lane on). No `async` function and no `await` per attempt: a
+   * delivery costs what its handler's promise costs, and a few field writes.
+   */
+  #pump(lane: Lane<K, V, M>): void {
+    for (;;) {
+      const delivery = this.#next(lane);
+      if (delivery === undefined) {
+        lane.running = false;
+        lane.watchdog?.idle();
+        return;
       }
-    } finally {
-      lane.running = false;
-      lane.watchdog?.idle();
+      if (delivery.state !== QUEUED) continue; // dumped or abandoned while it waited
+      if (!this.#attempt(lane, delivery)) return;
+      if (this.#sliceIsOver(lane)) return;
     }
   }
 
-  /** One `handleFlush` attempt, then success, a retry, or `handleError`. Never rejects. */
-  async #attempt(delivery: Delivery<K, V>): Promise<void> {
+  /** The lane's attempt ended and what it started (a retry, `handleError`) is done: run the lane on. */
+  #runOn(lane: Lane<K, V, M>): void {
+    if (!this.#sliceIsOver(lane)) this.#pump(lane);
+  }
+
+  /**
+   * Counts a delivery the lane ran; once the lane has run for {@link SLICE_MS}, it lets the event loop
+   * turn (I/O, timers) before it goes on. Without this, handlers that resolve at once would chain
+   * deliveries on microtasks and starve the loop. Returns whether it handed the lane over.
+   */
+  #sliceIsOver(lane: Lane<K, V, M>): boolean {
+    if ((++lane.runs & 15) !== 0 || now() - lane.sliceStart <= SLICE_MS) return false;
+    onNextTurn(lane.resume);
+    return true;
+  }
+
+  /**
+   * Starts one `handleFlush` attempt. Returns true when it ended at once (the handler returned or
+   * threw) and the lane may go on; false when it waits on the handler's promise, whose settling (or the
+   * flush timeout, or close) ends it through {@link #attemptSettled} and runs the lane on.
+   */
+  #attempt(lane: Lane<K, V, M>, delivery: Delivery<K, V>): boolean {
     delivery.state = RUNNING;
     const attempt = ++delivery.attempt;
     const started = now();
     if (attempt === 1) {
       delivery.firstAttemptAt = started;
-      this.#unstarted.delete(delivery);
+      this.#unstarted?.delete(delivery);
       this.#startedHeld += delivery.items.length;
       this.#startedBytes += delivery.bytes;
     }
     const info = new AttemptInfo(attempt, delivery.partition, this.#options.meta, this.#batchIdOf(delivery));
-    const count = delivery.items.length;
-    this.#counters.inFlight += count;
-    let failed = false;
-    let failure: unknown;
+    this.#counters.inFlight += delivery.items.length;
+    let result: unknown;
     try {
-      const result = hasFlushSubscribers()
+      result = hasFlushSubscribers()
         ? channels.flush.tracePromise(async () => this.handleFlush(delivery.key, delivery.items, info), {
             buffer: this,
             key: delivery.key,
@@ -818,64 +870,95 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
             partition: delivery.partition,
           })
         : this.handleFlush(delivery.key, delivery.items, info);
-      if (isThenable(result)) await this.#settleInTime(result, delivery, info, started);
     } catch (thrown) {
-      failed = true;
-      failure = thrown;
+      return this.#attemptEnded(lane, delivery, started, true, thrown);
     }
+    if (!isThenable(result)) return this.#attemptEnded(lane, delivery, started, false, undefined);
+    lane.current = delivery;
+    lane.currentInfo = info;
+    lane.startedAt = started;
+    lane.watchdog?.watch(started);
+    // Through a native promise: a thenable's `then` is called on a later microtask, so one that calls
+    // back at once (or throws) cannot run the lane on inside this call.
+    Promise.resolve(result).then(lane.fulfilled, lane.rejected);
+    return false;
+  }
+
+  /** The running attempt's promise settled (or it was interrupted): end it and run the lane on. */
+  #attemptSettled(lane: Lane<K, V, M>, failed: boolean, failure: unknown): void {
+    const delivery = lane.current as Delivery<K, V>;
+    lane.current = undefined;
+    lane.currentInfo = undefined;
+    lane.watchdog?.stop();
+    if (this.#attemptEnded(lane, delivery, lane.startedAt, failed, failure)) this.#runOn(lane);
+  }
+
+  /**
+   * Fails the lane's running attempt now (flush timeout, or close gave up on it). Its promise may still
+   * settle later (a "zombie"): the lane gets new callbacks first, so that late outcome reaches nothing.
+   */
+  #interrupt(lane: Lane<K, V, M>, reason: Error): void {
+    if (lane.current === undefined) return;
+    this.#armLane(lane);
+    lane.currentInfo?.abort(reason);
+    this.#attemptSettled(lane, true, reason);
+  }
+
+  /**
+   * What follows an attempt: success, a retry, or `handleError`. Returns whether the lane may go on
+   * now; false when it must wait for `handleError` (then the lane runs on once that is done).
+   */
+  #attemptEnded(
+    lane: Lane<K, V, M>,
+    delivery: Delivery<K, V>,
+    started: number,
+    failed: boolean,
+    failure: unknown,
+  ): boolean {
+    const count = delivery.items.length;
     this.#counters.inFlight -= count;
-    delivery.interrupt = undefined;
-    // close() gave up on this attempt while it ran; a late ("zombie") outcome changes nothing.
-    if (delivery.state !== RUNNING) return;
+    // close() gave up on this attempt while it ran: the delivery is being handed to handleError.
+    if (delivery.state !== RUNNING) return true;
     if (!failed) {
       this.#counters.flushed += count;
       this.#counters.batches++;
       this.#counters.recordLatency(now() - started);
       this.#settle(delivery);
-      return;
+      return true;
     }
-    await this.#attemptFailed(delivery, toError(failure));
+    const givingUp = this.#attemptFailed(delivery, toError(failure));
+    if (givingUp === undefined) return true;
+    void givingUp.then(() => this.#runOn(lane));
+    return false;
   }
 
   /**
-   * Waits for a handler's promise, failing early on flush timeout or shutdown. A flush attempt
-   * (started at `startedAt`) is timed by its partition's watchdog; `handleError`, which may run
-   * alongside others while closing, has a timer of its own.
+   * Waits for `handleError`'s promise, for at most `flushTimeout`. A timer of its own, not the
+   * partition's watchdog: while closing, `handleError` calls run side by side.
    */
-  #settleInTime(
-    result: PromiseLike<unknown>,
-    delivery: Delivery<K, V>,
-    info: AttemptInfo<M>,
-    startedAt?: number,
-  ): Promise<void> {
+  #settleInTime(result: PromiseLike<unknown>, info: AttemptInfo<M>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const { flushTimeout } = this.#options;
-      const watchdog = startedAt === undefined ? undefined : this.#lanes[delivery.partition]?.watchdog;
       let timer: Timer | undefined;
-      // This attempt's timer only: a late ("zombie") settle of a timed-out attempt must not disarm
-      // the timer of the retry running by then.
       const stop = () => {
-        watchdog?.stop(onTimeout);
-        timer?.cancel();
-        if (delivery.attemptTimer === timer) delivery.attemptTimer = undefined;
-        timer = undefined;
+        if (timer !== undefined) {
+          timer.cancel();
+          this.#timers.delete(timer);
+          timer = undefined;
+        }
       };
-      const interrupt = (reason: Error) => {
-        stop();
-        info.abort(reason);
-        reject(reason);
-      };
-      const onTimeout = () => {
-        // attempt 0 is handleError, which shares the timeout but is not a flush attempt.
-        if (info.attempt > 0) this.#counters.timedOut++;
-        interrupt(new FlushTimeoutError(flushTimeout));
-      };
-      delivery.interrupt = interrupt;
-      if (watchdog !== undefined) {
-        watchdog.watch(onTimeout, startedAt as number);
-      } else if (flushTimeout !== Number.POSITIVE_INFINITY) {
-        timer = startTimer(onTimeout, flushTimeout, this.#keepAlive);
-        delivery.attemptTimer = timer;
+      if (flushTimeout !== Number.POSITIVE_INFINITY) {
+        timer = startTimer(
+          () => {
+            stop();
+            const reason = new FlushTimeoutError(flushTimeout);
+            info.abort(reason);
+            reject(reason);
+          },
+          flushTimeout,
+          this.#keepAlive,
+        );
+        this.#timers.add(timer);
       }
       try {
         result.then(
@@ -889,14 +972,15 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
           },
         );
       } catch (thenError) {
-        // A thenable whose `then` throws: the attempt failed, and its timer must not outlive it.
+        // A thenable whose `then` throws: handleError failed, and its timer must not outlive it.
         stop();
         reject(thenError);
       }
     });
   }
 
-  async #attemptFailed(delivery: Delivery<K, V>, error: Error): Promise<void> {
+  /** A failed attempt: schedules a retry (returns undefined), or gives up (returns `handleError`'s settling). */
+  #attemptFailed(delivery: Delivery<K, V>, error: Error): Promise<void> | undefined {
     delivery.lastError = error;
     const options = this.#options;
     if (error instanceof NonRetryableError || !this.#isRetryable(error)) {
@@ -936,9 +1020,10 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       });
     }
     delivery.state = RETRYING;
-    delivery.retryTimer = startTimer(
+    const retryTimer = startTimer(
       () => {
         delivery.retryTimer = undefined;
+        this.#timers.delete(retryTimer);
         if (delivery.state !== RETRYING) return;
         delivery.state = QUEUED;
         this.#schedule(delivery);
@@ -946,6 +1031,9 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       delay,
       this.#keepAlive,
     );
+    delivery.retryTimer = retryTimer;
+    this.#timers.add(retryTimer);
+    return undefined;
   }
 
   #isRetryable(error: Error): boolean {
@@ -990,12 +1078,12 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     };
     try {
       const result = this.handleError(delivery.key, delivery.items, error, info);
-      if (isThenable(result))
+      if (isThenable(result)) {
         await this.#settleInTime(
           result,
-          delivery,
           new AttemptInfo<M>(0, delivery.partition, this.#options.meta, this.#batchIdOf(delivery)),
         );
+      }
     } catch (handlerError) {
       this.#counters.lost += count;
       try {
@@ -1018,17 +1106,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 
   /** A delivery is done: let its key's next delivery start, and release what it held. */
   #settle(delivery: Delivery<K, V>): void {
-    const pipeline = this.#pipelines.get(delivery.key);
-    if (pipeline !== undefined && pipeline.length === 1 && pipeline[0] === delivery) {
-      this.#pipelines.delete(delivery.key); // the usual case, without indexOf and splice
-    } else if (pipeline !== undefined) {
-      const index = pipeline.indexOf(delivery);
-      if (index !== -1) pipeline.splice(index, 1);
-      if (pipeline.length === 0) this.#pipelines.delete(delivery.key);
-      else if (index === 0 && (pipeline[0] as Delivery<K, V>).state === QUEUED) {
-        this.#schedule(pipeline[0] as Delivery<K, V>);
-      }
-    }
+    const nowFirst = this.#pipelines.remove(delivery);
+    if (nowFirst !== undefined && nowFirst.state === QUEUED) this.#schedule(nowFirst);
     this.#release(delivery);
     this.#afterRelease();
   }
@@ -1042,7 +1121,6 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       this.#forgetStarted(delivery);
     }
     delivery.state = SETTLED;
-    this.#active.delete(delivery);
     if (delivery.waiters !== undefined) for (const wake of delivery.waiters) wake();
     // In place: close() and flushAll() keep a waiter while every delivery settles.
     let kept = 0;
@@ -1059,7 +1137,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       this.#startedHeld -= delivery.items.length;
       this.#startedBytes -= delivery.bytes;
     } else {
-      this.#unstarted.delete(delivery);
+      this.#unstarted?.delete(delivery);
     }
   }
 
@@ -1068,15 +1146,15 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     if (this.#readyWaiters.length > 0 && this.#hasRoom()) {
       for (const wake of [...this.#readyWaiters]) wake();
     }
-    if (this.#held === 0 && this.#active.size === 0) this.#stopWatchingForExit();
+    if (this.#held === 0 && this.#pipelines.size === 0) this.#stopWatchingForExit();
   }
 
-  /** Resolves once every delivery with `seq <= target` has settled. */
-  #settledUpTo(target: number): Promise<void> {
-    let remaining = 0;
-    for (const delivery of this.#active) if (delivery.seq <= target) remaining++;
+  /** Resolves once every delivery there is now has settled; deliveries taken later do not count. */
+  #everySettled(): Promise<void> {
+    // Every delivery there is has a seq up to #seq, and is in a pipeline until it settles.
+    const remaining = this.#pipelines.size;
     if (remaining === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#settleWaiters.push({ target, remaining, resolve }));
+    return new Promise((resolve) => this.#settleWaiters.push({ target: this.#seq, remaining, resolve }));
   }
 
   // ---- shutdown -----------------------------------------------------------------------------------
@@ -1088,7 +1166,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     this.#deadlines.clear();
     for (const wake of [...this.#readyWaiters]) wake(new BufferClosedError('ready'));
     await this.#takeAllOpen();
-    const everything = this.#settledUpTo(this.#seq);
+    const everything = this.#everySettled();
     let timedOut = false;
     if (timeout === Number.POSITIVE_INFINITY) {
       await everything;
@@ -1117,19 +1195,24 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   /** The close deadline passed: hand every undelivered batch to `handleError` with a ShutdownError. */
   async #abandonAll(timeout: number): Promise<number> {
     // Mark them all first: settling one must not start the next delivery of its key.
-    const undelivered = [...this.#active].filter((d) => d.state !== FAILING && d.state !== SETTLED);
+    const undelivered = [...this.#pipelines]
+      .filter((d) => d.state !== FAILING && d.state !== SETTLED)
+      .sort((a, b) => a.seq - b.seq); // in take order
     const wasRunning = undelivered.map((delivery) => delivery.state === RUNNING);
     for (const delivery of undelivered) delivery.state = ABANDONED;
     let abandoned = 0;
     const handing = undelivered.map((delivery, i) => {
-      delivery.retryTimer?.cancel();
+      if (delivery.retryTimer !== undefined) {
+        delivery.retryTimer.cancel();
+        this.#timers.delete(delivery.retryTimer);
+      }
       const error = new ShutdownError(timeout, delivery.lastError);
-      if (wasRunning[i]) delivery.interrupt?.(error);
+      if (wasRunning[i]) this.#interrupt(this.#lanes[delivery.partition] as Lane<K, V, M>, error);
       abandoned += delivery.items.length;
       return this.#giveUp(delivery, error, 'shutdown');
     });
     await Promise.all(handing);
-    await this.#settledUpTo(this.#seq);
+    await this.#everySettled();
     return abandoned;
   }
 
@@ -1138,10 +1221,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     if (this.#keepAlive) return;
     this.#keepAlive = true;
     for (const lane of this.#lanes) lane.watchdog?.keepAlive();
-    for (const delivery of this.#active) {
-      delivery.retryTimer?.keepAlive();
-      delivery.attemptTimer?.keepAlive();
-    }
+    for (const timer of this.#timers) timer.keepAlive();
   }
 
   #stopWatchingForExit(): void {
@@ -1167,6 +1247,8 @@ function checkOptionsObject(method: string, options: unknown): void {
     throw new TypeError(`Expected the options of \`${method}\` to be an object, got ${describe(options)}`);
   }
 }
+
+function noop(): void {}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (

@@ -7,42 +7,49 @@
  */
 import { now, startTimer, type Timer } from './timers.js';
 
-/** Calls the watched operation's `onTimeout` once it has run `timeout` ms, unless it stopped first. */
+/**
+ * Calls `onTimeout` once the watched operation has run `timeout` ms, unless it stopped first. One
+ * operation at a time: its owner ignores a late end of an operation it already gave up on.
+ */
 export class Watchdog {
   readonly #timeout: number;
+  readonly #onTimeout: () => void;
   #deadline = 0;
-  #onTimeout: (() => void) | undefined;
+  #watching = false;
   #timer: Timer | undefined;
   #keepAlive = false;
 
-  /** @param timeout - ms an operation may run; finite. */
-  constructor(timeout: number) {
+  /**
+   * @param timeout - ms an operation may run; finite.
+   * @param onTimeout - called when the watched operation runs past `timeout`.
+   */
+  constructor(timeout: number, onTimeout: () => void) {
     this.#timeout = timeout;
+    this.#onTimeout = onTimeout;
   }
 
   /** Watches an operation that started at `startedAt` (ms on the {@link now} clock), in place of the previous one. */
-  watch(onTimeout: () => void, startedAt: number): void {
+  watch(startedAt: number): void {
     this.#deadline = startedAt + this.#timeout;
-    this.#onTimeout = onTimeout;
+    this.#watching = true;
     if (this.#timer === undefined) this.#arm(this.#deadline - now());
   }
 
-  /** The operation ended. Only its own watch: a late ("zombie") end must not stop its successor's. */
-  stop(onTimeout: () => void): void {
-    if (this.#onTimeout !== onTimeout) return;
-    this.#onTimeout = undefined;
+  /** The watched operation ended in time. */
+  stop(): void {
+    this.#watching = false;
   }
 
   /** The partition has run out of work: a timer that holds the process open goes, or closing and exiting would wait for it. */
   idle(): void {
-    if (this.#keepAlive && this.#onTimeout === undefined) this.#disarm();
+    if (this.#keepAlive && !this.#watching) this.#disarm();
   }
 
   /** From now on the timer holds the process open while an operation is watched (closing, or exiting). */
   keepAlive(): void {
     this.#keepAlive = true;
     // Idle, the timer would only hold the process open for nothing until it fires.
-    if (this.#onTimeout === undefined) this.#disarm();
+    if (!this.#watching) this.#disarm();
     else this.#timer?.keepAlive();
   }
 
@@ -57,14 +64,13 @@ export class Watchdog {
 
   #fire(): void {
     this.#timer = undefined;
-    const onTimeout = this.#onTimeout;
-    if (onTimeout === undefined) return;
+    if (!this.#watching) return;
     const left = this.#deadline - now();
     if (left > 0) {
       this.#arm(left); // armed by an earlier operation: wait out the rest of this one's time
       return;
     }
-    this.#onTimeout = undefined;
-    onTimeout();
+    this.#watching = false;
+    this.#onTimeout();
   }
 }
