@@ -812,17 +812,31 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    * delivery costs what its handler's promise costs, and a few field writes.
    */
   #pump(lane: Lane<K, V, M>): void {
-    for (;;) {
-      const delivery = this.#next(lane);
-      if (delivery === undefined) {
-        lane.running = false;
-        lane.watchdog?.idle();
-        return;
+    try {
+      for (;;) {
+        const delivery = this.#next(lane);
+        if (delivery === undefined) {
+          lane.running = false;
+          lane.watchdog?.idle();
+          return;
+        }
+        if (delivery.state !== QUEUED) continue; // dumped or abandoned while it waited
+        if (!this.#attempt(lane, delivery)) return;
+        if (this.#sliceIsOver(lane)) return;
       }
-      if (delivery.state !== QUEUED) continue; // dumped or abandoned while it waited
-      if (!this.#attempt(lane, delivery)) return;
-      if (this.#sliceIsOver(lane)) return;
+    } catch (error) {
+      this.#runOnDespite(lane, error);
     }
+  }
+
+  /**
+   * Something threw in the lane's own work, outside any handler (a bug, or a user callback we did not
+   * expect to throw). The partition must not stall on it: it runs on at the next turn, and the error
+   * surfaces (as an uncaught exception) instead of being swallowed.
+   */
+  #runOnDespite(lane: Lane<K, V, M>, error: unknown): never {
+    onNextTurn(lane.resume);
+    throw error;
   }
 
   /** The lane's attempt ended and what it started (a retry, `handleError`) is done: run the lane on. */
@@ -878,9 +892,10 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     lane.currentInfo = info;
     lane.startedAt = started;
     lane.watchdog?.watch(started);
-    // Through a native promise: a thenable's `then` is called on a later microtask, so one that calls
-    // back at once (or throws) cannot run the lane on inside this call.
-    Promise.resolve(result).then(lane.fulfilled, lane.rejected);
+    // The native `then` of a native promise: a thenable's own `then` is called on a later microtask, with
+    // callbacks that act once, so one that calls back at once, twice, or throws cannot run the lane on
+    // inside this call or settle a later attempt; a promise's own `then` property is not trusted either.
+    nativeThen.call(Promise.resolve(result), lane.fulfilled, lane.rejected);
     return false;
   }
 
@@ -890,7 +905,13 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     lane.current = undefined;
     lane.currentInfo = undefined;
     lane.watchdog?.stop();
-    if (this.#attemptEnded(lane, delivery, lane.startedAt, failed, failure)) this.#runOn(lane);
+    let runOn = false;
+    try {
+      runOn = this.#attemptEnded(lane, delivery, lane.startedAt, failed, failure);
+    } catch (error) {
+      this.#runOnDespite(lane, error);
+    }
+    if (runOn) this.#runOn(lane);
   }
 
   /**
@@ -926,7 +947,14 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       this.#settle(delivery);
       return true;
     }
-    const givingUp = this.#attemptFailed(delivery, toError(failure));
+    let givingUp: Promise<void> | undefined;
+    try {
+      givingUp = this.#attemptFailed(delivery, toError(failure));
+    } catch (bug) {
+      // Deciding on a retry threw (a logger that throws while reporting a throwing `isRetryable`, say):
+      // hand the batch to handleError rather than leave it stuck, unsettled, at the head of its key.
+      givingUp = this.#giveUp(delivery, toError(bug), 'non-retryable');
+    }
     if (givingUp === undefined) return true;
     void givingUp.then(() => this.#runOn(lane));
     return false;
@@ -1207,7 +1235,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
         this.#timers.delete(delivery.retryTimer);
       }
       const error = new ShutdownError(timeout, delivery.lastError);
-      if (wasRunning[i]) this.#interrupt(this.#lanes[delivery.partition] as Lane<K, V, M>, error);
+      const lane = this.#lanes[delivery.partition] as Lane<K, V, M>;
+      if (wasRunning[i] && lane.current === delivery) this.#interrupt(lane, error);
       abandoned += delivery.items.length;
       return this.#giveUp(delivery, error, 'shutdown');
     });
@@ -1249,6 +1278,9 @@ function checkOptionsObject(method: string, options: unknown): void {
 }
 
 function noop(): void {}
+
+/** `Promise.prototype.then` as the engine has it, whatever a promise's own `then` property says. */
+const nativeThen = Promise.prototype.then;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
