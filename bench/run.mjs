@@ -125,8 +125,12 @@ const NOTES = `## What each scenario does
    \`setTimeout\` per key.
 6. **Peers**, each on the work it can do, with the same inputs, an async no-op handler, a batch size
    and a 1 s interval where the peer has one; every arm must deliver every item (checked), the rest
-   being flushed at the end. DataBuffer runs with its default options (byte accounting on) plus
-   \`maxSize\` and \`interval\`, awaiting \`ready()\` when \`insert\` returns false. One stream (one key,
+   being flushed at the end. DataBuffer runs with \`maxSize\`, \`interval\` and its item budget
+   (\`maxBuffered\`, awaiting \`ready()\` when \`insert\` returns false), without the per-item byte
+   estimate, since no peer bounds anything; rows with the default options (byte estimate on) follow,
+   and rows where the items arrive 100 per turn of the event loop (as from requests) rather than in
+   one synchronous loop, in which DataBuffer cannot deliver a full batch before the loop ends (a
+   handler never runs inside an \`insert\`) while the hand-written buffers call theirs at once. One stream (one key,
    batches of 1000): a hand-written buffer (array + \`setTimeout\`), RxJS \`bufferTime\` (with a
    maximum size), TanStack Pacer \`AsyncBatcher\` (\`maxSize\`, \`wait\`), \`async\`'s \`cargoQueue\`
    (\`payload\`). Keyed (1,000 keys, batches of 100): a hand-written \`Map\` + \`setTimeout\` per key,
@@ -138,7 +142,11 @@ const NOTES = `## What each scenario does
 ## Reading the figures
 
 Absolute figures depend on the machine and its load (this machine runs other work meanwhile); the
-ratios, measured interleaved, are what to compare. Run it with \`npm run bench\` (builds first; a few
+ratios, measured interleaved, are what to compare. Each run builds a new buffer and every run starts
+after a forced full GC; so that this does not also throw away V8's optimized code for the library (it
+keys that code on object shapes, which a GC collects once no object of that shape is alive), each
+scenario's process keeps two idle buffers alive throughout (\`bench/resident.mjs\`), as a service keeps
+its buffer alive. Run it with \`npm run bench\` (builds first; a few
 minutes). \`npm run bench:ci\` runs the same suite with tiny inputs, checks that every arm still
 delivers what it should and writes nothing; \`node bench/run.mjs flush peers\` runs some scenarios
 only, without writing either.
@@ -152,6 +160,8 @@ const childIndex = args.indexOf('--child');
 const isMain = process.argv[1] === fileURLToPath(import.meta.url);
 if (isMain && childIndex !== -1) {
   // In a child: run one scenario and send its rows back.
+  const { keepResidentBuffers } = await import('./resident.mjs');
+  keepResidentBuffers();
   const scenario = await import(`./${args[childIndex + 1]}.mjs`);
   const rows = await scenario.run({ ci });
   process.send?.(rows);

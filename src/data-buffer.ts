@@ -134,29 +134,34 @@ class Delivery<K, V> implements InLine<K, Delivery<K, V>> {
 }
 
 /** One partition: runs its deliveries one at a time, oldest first. */
-interface Lane<K, V, M> {
-  readonly queue: Queue<Delivery<K, V>>;
+/*
+ * Lanes and deliveries are class instances, not object literals: every buffer makes its own, and objects
+ * from a class keep one shape across buffers and garbage collections, so the optimized delivery code
+ * stays valid for the next buffer instead of being thrown away and rebuilt.
+ */
+class Lane<K, V, M> {
+  readonly queue = new Queue<Delivery<K, V>>();
   /**
    * Batches whose interval is over, waiting for room in `queue` (see `#expire`); still open. Each is
    * its key, then its items array (which tells it from the key's later batches).
    */
-  readonly due: Queue<K | V[]>;
+  readonly due = new Queue<K | V[]>();
   /** Whether the lane is at work: running an attempt, or about to go on to the next. */
-  running: boolean;
+  running = false;
   /** Times out the running attempt (`flushTimeout`); undefined when there is no timeout. */
-  watchdog: Watchdog | undefined;
+  watchdog: Watchdog | undefined = undefined;
   /** The delivery whose attempt waits on its handler's promise, its info, and when it started (ms). */
-  current: Delivery<K, V> | undefined;
-  currentInfo: AttemptInfo<M> | undefined;
-  startedAt: number;
+  current: Delivery<K, V> | undefined = undefined;
+  currentInfo: AttemptInfo<M> | undefined = undefined;
+  startedAt = 0;
   /** Where the running attempt's promise settles; replaced when an attempt is interrupted (see `#interrupt`). */
-  fulfilled: () => void;
-  rejected: (error: unknown) => void;
+  fulfilled: () => void = noop;
+  rejected: (error: unknown) => void = noop;
   /** Starts (or, after a slice, resumes) the lane on a fresh slice of time. */
-  resume: () => void;
+  resume: () => void = noop;
   /** When the lane's current slice of time began, and deliveries run in it (checked every 16). */
-  sliceStart: number;
-  runs: number;
+  sliceStart = 0;
+  runs = 0;
 }
 
 /**
@@ -754,22 +759,10 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 
   /** A partition's lane, idle. */
   #newLane(): Lane<K, V, M> {
-    const lane: Lane<K, V, M> = {
-      queue: new Queue(),
-      due: new Queue(),
-      running: false,
-      watchdog: undefined,
-      current: undefined,
-      currentInfo: undefined,
-      startedAt: 0,
-      fulfilled: noop,
-      rejected: noop,
-      resume: () => {
-        lane.sliceStart = now();
-        this.#pump(lane);
-      },
-      sliceStart: 0,
-      runs: 0,
+    const lane = new Lane<K, V, M>();
+    lane.resume = () => {
+      lane.sliceStart = now();
+      this.#pump(lane);
     };
     const { flushTimeout } = this.#options;
     if (flushTimeout !== Number.POSITIVE_INFINITY) {

@@ -10,13 +10,14 @@
 /** Slots per block: 8 KiB of pointers, small enough to stay out of V8's large-object space. */
 const BLOCK_SIZE = 1024;
 
-interface Block<T> {
-  readonly slots: (T | undefined)[];
-  next: Block<T> | undefined;
+/** A class rather than an object literal: one shape for every block of every queue, whatever the GC did. */
+class Block<T> {
+  readonly slots: (T | undefined)[] = [];
+  next: Block<T> | undefined = undefined;
 }
 
 function newBlock<T>(): Block<T> {
-  return { slots: [], next: undefined };
+  return new Block<T>();
 }
 
 export class Queue<T> {
