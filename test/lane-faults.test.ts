@@ -64,7 +64,7 @@ describe('a partition faced with odd user code', () => {
     buffer.insert('a', 1);
     await buffer.flush('a');
     expect(handleError).toHaveBeenCalledOnce();
-    expect((handleError.mock.calls[0]?.[2] as Error).message).toBe('write failed');
+    expect(handleError.mock.calls[0]?.[2]).toMatchObject({ message: 'write failed' });
     expect(buffer.stats()).toMatchObject({ flushed: 0, failed: 1 });
     await buffer.close();
   });
