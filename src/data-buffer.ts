@@ -962,24 +962,16 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       const { flushTimeout } = this.#options;
       let timer: Timer | undefined;
       const stop = () => {
-        if (timer !== undefined) {
-          timer.cancel();
-          this.#timers.delete(timer);
-          timer = undefined;
-        }
+        if (timer !== undefined) this.#cancelTimer(timer);
+        timer = undefined;
       };
       if (flushTimeout !== Number.POSITIVE_INFINITY) {
-        timer = startTimer(
-          () => {
-            stop();
-            const reason = new FlushTimeoutError(flushTimeout);
-            info.abort(reason);
-            reject(reason);
-          },
-          flushTimeout,
-          this.#keepAlive,
-        );
-        this.#timers.add(timer);
+        timer = this.#startTimer(() => {
+          timer = undefined;
+          const reason = new FlushTimeoutError(flushTimeout);
+          info.abort(reason);
+          reject(reason);
+        }, flushTimeout);
       }
       try {
         result.then(
@@ -1041,20 +1033,32 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       });
     }
     delivery.state = RETRYING;
-    const retryTimer = startTimer(
+    delivery.retryTimer = this.#startTimer(() => {
+      delivery.retryTimer = undefined;
+      if (delivery.state !== RETRYING) return;
+      delivery.state = QUEUED;
+      this.#schedule(delivery);
+    }, delay);
+    return undefined;
+  }
+
+  /** A retry or `handleError` timer, known to `#timers` until it fires or is cancelled. */
+  #startTimer(callback: () => void, delay: number): Timer {
+    const timer = startTimer(
       () => {
-        delivery.retryTimer = undefined;
-        this.#timers.delete(retryTimer);
-        if (delivery.state !== RETRYING) return;
-        delivery.state = QUEUED;
-        this.#schedule(delivery);
+        this.#timers.delete(timer);
+        callback();
       },
       delay,
       this.#keepAlive,
     );
-    delivery.retryTimer = retryTimer;
-    this.#timers.add(retryTimer);
-    return undefined;
+    this.#timers.add(timer);
+    return timer;
+  }
+
+  #cancelTimer(timer: Timer): void {
+    timer.cancel();
+    this.#timers.delete(timer);
   }
 
   #isRetryable(error: Error): boolean {
@@ -1223,10 +1227,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     for (const delivery of undelivered) delivery.state = ABANDONED;
     let abandoned = 0;
     const handing = undelivered.map((delivery, i) => {
-      if (delivery.retryTimer !== undefined) {
-        delivery.retryTimer.cancel();
-        this.#timers.delete(delivery.retryTimer);
-      }
+      if (delivery.retryTimer !== undefined) this.#cancelTimer(delivery.retryTimer);
       const error = new ShutdownError(timeout, delivery.lastError);
       const lane = this.#lanes[delivery.partition] as Lane<K, V, M>;
       if (wasRunning[i] && lane.current === delivery) this.#interrupt(lane, error);

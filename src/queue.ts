@@ -16,13 +16,9 @@ class Block<T> {
   next: Block<T> | undefined = undefined;
 }
 
-function newBlock<T>(): Block<T> {
-  return new Block<T>();
-}
-
 export class Queue<T> {
   /** The block holding the head, and the head's index in it. */
-  #first: Block<T> = newBlock();
+  #first = new Block<T>();
   #firstIndex = 0;
   /** The block holding the tail, and the index the next item goes to. */
   #last: Block<T> = this.#first;
@@ -37,7 +33,7 @@ export class Queue<T> {
   /** Adds an item at the tail. */
   push(item: T): void {
     if (this.#lastIndex === BLOCK_SIZE) {
-      const block = newBlock<T>();
+      const block = new Block<T>();
       this.#last.next = block;
       this.#last = block;
       this.#lastIndex = 0;
@@ -69,7 +65,7 @@ export class Queue<T> {
 
   /** Removes every item. */
   clear(): void {
-    this.#first = newBlock();
+    this.#first = new Block<T>();
     this.#firstIndex = 0;
     this.#last = this.#first;
     this.#lastIndex = 0;
