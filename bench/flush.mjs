@@ -16,7 +16,7 @@ import {
   randomKeys,
   until,
 } from './harness.mjs';
-import { HEADLINE } from './insert-keys.mjs';
+import { HEADLINE, HEADLINE_LABEL } from './insert-keys.mjs';
 import { compactCount, millis, rate, row } from './report.mjs';
 
 export const title = '5. Flush path';
@@ -149,7 +149,7 @@ export async function run({ ci }) {
     {
       ...row({
         scenario: title,
-        arm: `DataBuffer, ${n} inserts over ${keys.length} keys, maxSize: ${MAX_SIZE}, maxBuffered/maxBufferedBytes: Infinity`,
+        arm: `DataBuffer, ${n} inserts over ${keys.length} keys, maxSize: ${MAX_SIZE}, ${HEADLINE_LABEL}`,
         figure: rate(inserts, headline.ms, 'items'),
         baseline: `Map of arrays + handler: ${rate(inserts, base.ms, 'items')}`,
         ratio: headline.ratio,

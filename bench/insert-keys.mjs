@@ -59,6 +59,27 @@ function countItems(lists) {
   return count;
 }
 
+/** How the headline rows describe {@link HEADLINE}. */
+export const HEADLINE_LABEL = 'maxBuffered/maxBufferedBytes: Infinity';
+
+/**
+ * Runs the inserts given by `indexes` (into `keys`) into the baseline and into a DataBuffer built with
+ * `options`, interleaved, and returns the row: DataBuffer's insert rate against the baseline's.
+ */
+export async function insertRow({ scenario, keys, indexes, options, values, rounds, what }) {
+  const [base, ours] = await compare({ arms: arms(keys, indexes, options, values), rounds, warmup: 2 });
+  const count = indexes.length;
+  return row({
+    scenario,
+    arm: `DataBuffer, ${compactCount(count)} inserts, ${what}`,
+    figure: rate(count, ours.ms, 'inserts'),
+    baseline: `Map of arrays: ${rate(count, base.ms, 'inserts')}`,
+    ratio: ours.ratio,
+    min: 0.75,
+    aim: 0.9,
+  });
+}
+
 export async function run({ ci }) {
   const keyCount = ci ? 100 : 10_000;
   const inserts = ci ? 20_000 : 2_000_000;
@@ -67,52 +88,27 @@ export async function run({ ci }) {
   const rounds = ci ? 3 : 15;
   const keys = randomKeys(keyCount);
   const indexes = randomIndexes(inserts, keyCount);
-  const rows = [];
-
-  const [base, headline] = await compare({ arms: arms(keys, indexes, HEADLINE), rounds, warmup: 2 });
-  rows.push({
-    ...row({
-      scenario: title,
-      arm: `DataBuffer, ${compactCount(inserts)} inserts, maxBuffered/maxBufferedBytes: Infinity`,
-      figure: rate(inserts, headline.ms, 'inserts'),
-      baseline: `Map of arrays: ${rate(inserts, base.ms, 'inserts')}`,
-      ratio: headline.ratio,
-      min: 0.75,
-      aim: 0.9,
-    }),
-    chart: { label: 'Insert, 10k keys (x Map rate)', target: 0.75 },
-  });
 
   const firstHalf = indexes.subarray(0, defaultInserts);
-  const [baseDefault, byDefault] = await compare({ arms: arms(keys, firstHalf, {}), rounds, warmup: 2 });
-  rows.push(
-    row({
-      scenario: title,
-      arm: `DataBuffer, ${compactCount(defaultInserts)} inserts, default options (byte accounting on), number values`,
-      figure: rate(defaultInserts, byDefault.ms, 'inserts'),
-      baseline: `Map of arrays: ${rate(defaultInserts, baseDefault.ms, 'inserts')}`,
-      ratio: byDefault.ratio,
-      min: 0.75,
-      aim: 0.9,
+  const measure = { scenario: title, keys, rounds };
+  return [
+    {
+      ...(await insertRow({ ...measure, indexes, options: HEADLINE, what: HEADLINE_LABEL })),
+      chart: { label: 'Insert, 10k keys (x Map rate)', target: 0.75 },
+    },
+    await insertRow({
+      ...measure,
+      indexes: firstHalf,
+      options: {},
+      what: 'default options (byte accounting on), number values',
     }),
-  );
-
-  const events = Array.from({ length: defaultInserts }, (_, i) => ({ id: i, at: 1_700_000_000_000 + i }));
-  const [baseObjects, objects] = await compare({
-    arms: arms(keys, firstHalf, {}, events),
-    rounds,
-    warmup: 2,
-  });
-  rows.push(
-    row({
-      scenario: title,
-      arm: `DataBuffer, ${compactCount(defaultInserts)} inserts, default options, { id, at } values`,
-      figure: rate(defaultInserts, objects.ms, 'inserts'),
-      baseline: `Map of arrays: ${rate(defaultInserts, baseObjects.ms, 'inserts')}`,
-      ratio: objects.ratio,
-      min: 0.75,
-      aim: 0.9,
+    await insertRow({
+      ...measure,
+      indexes: firstHalf,
+      options: {},
+      // Built only now, so that a million live objects do not weigh on the runs before.
+      values: Array.from({ length: defaultInserts }, (_, i) => ({ id: i, at: 1_700_000_000_000 + i })),
+      what: 'default options, { id, at } values',
     }),
-  );
-  return rows;
+  ];
 }

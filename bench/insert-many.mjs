@@ -5,7 +5,7 @@
  */
 import { DataBuffer } from 'data-buffer';
 import { compare, randomIndexes, randomKeys } from './harness.mjs';
-import { HEADLINE } from './insert-keys.mjs';
+import { HEADLINE, HEADLINE_LABEL } from './insert-keys.mjs';
 import { compactCount, rate, row } from './report.mjs';
 
 export const title = '4. insertMany';
@@ -70,7 +70,7 @@ export async function run({ ci }) {
     {
       ...row({
         scenario: title,
-        arm: `DataBuffer, ${compactCount(items)} items in lists of ${LIST}, maxBuffered/maxBufferedBytes: Infinity`,
+        arm: `DataBuffer, ${compactCount(items)} items in lists of ${LIST}, ${HEADLINE_LABEL}`,
         figure: rate(items, headline.ms, 'items'),
         baseline: `push(...items): ${rate(items, base.ms, 'items')}`,
         ratio: headline.ratio,
