@@ -142,8 +142,9 @@ class Delivery<K, V> implements InLine<K, Delivery<K, V>> {
 class Lane<K, V, M> {
   readonly queue = new Queue<Delivery<K, V>>();
   /**
-   * Batches whose interval is over, waiting for room in `queue` (see `#expire`); still open. Each is
-   * its key, then its items array (which tells it from the key's later batches).
+   * Batches whose interval is over, waiting for room in `queue` while other partitions go on taking
+   * theirs (see `#expire`); still open. Each is its key, then its items array (which tells it from the
+   * key's later batches).
    */
   readonly due = new Queue<K | V[]>();
   /** Whether the lane is at work: running an attempt, or about to go on to the next. */
@@ -169,6 +170,11 @@ class Lane<K, V, M> {
  * instead: a million keys expiring together then never become a million deliveries at once.
  */
 const LANE_BACKLOG = 1024;
+
+/** Whether the lane takes a due batch now: nothing due waits for it, and its backlog is not full. */
+function hasRoom(lane: Lane<unknown, unknown, unknown>): boolean {
+  return lane.due.length === 0 && lane.queue.length < LANE_BACKLOG;
+}
 
 /** Waits for the deliveries taken up to `target` (by `seq`) to settle. */
 interface SettleWaiter {
@@ -235,6 +241,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   /** Each open batch's interval: its key, and its items array as the token that tells it from later batches. */
   readonly #deadlines: DeadlineQueue<K, V[]>;
   readonly #lanes: Lane<K, V, M>[];
+  /** Where {@link #anyLaneHasRoom} looks first: the partition it last found with room. */
+  #laneWithRoom = 0;
   readonly #partitionOf: Partitioner;
   /** Every delivery not yet settled, in its key's line: the first is the one started (or next to start). */
   readonly #pipelines = new Pipelines<K, Delivery<K, V>>();
@@ -728,18 +736,43 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   }
 
   /**
-   * A batch's interval is over: take it, unless its partition already has {@link LANE_BACKLOG}
-   * deliveries waiting; then it waits, still open, in the partition's `due` list, oldest first.
+   * A batch's interval is over: take it (unless maxSize, flush() or dump() took it meanwhile), unless
+   * its partition already has {@link LANE_BACKLOG} deliveries waiting. Then, if another partition has
+   * room, it waits, still open, in its own partition's `due` list, oldest first, so that a slow
+   * partition does not hold up the others' expiry. If no partition has room, it is refused (returns
+   * false): it stays in the deadline queue, which hands out no more until a partition's queue is half
+   * empty and its `due` list empty (see `#next`). So when every partition is busy (always, with one
+   * partition), a million keys expiring together wait where they already are, instead of being copied
+   * into `due` a million at once.
    */
-  #expire(key: K, items: V[]): void {
+  #expire(key: K, items: V[]): boolean {
+    if (this.#store.items(key) !== items) return true;
     const lanes = this.#lanes;
     const lane = (lanes.length === 1 ? lanes[0] : lanes[this.#partitionOf(key)]) as Lane<K, V, M>;
-    if (lane.due.length > 0 || lane.queue.length >= LANE_BACKLOG) {
-      lane.due.push(key);
-      lane.due.push(items);
-    } else {
-      this.#takeIfOpen(key, items);
+    if (hasRoom(lane)) {
+      this.#take(key, true);
+      return true;
     }
+    if (!this.#anyLaneHasRoom()) return false;
+    lane.due.push(key);
+    lane.due.push(items);
+    return true;
+  }
+
+  /**
+   * Whether some partition would take a due batch now. Starts from the last one found with room, so
+   * that while one partition is full and another is not, the check costs one look, not a scan.
+   */
+  #anyLaneHasRoom(): boolean {
+    const lanes = this.#lanes;
+    for (let i = 0; i < lanes.length; i++) {
+      const index = (this.#laneWithRoom + i) % lanes.length;
+      if (hasRoom(lanes[index] as Lane<K, V, M>)) {
+        this.#laneWithRoom = index;
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Takes the batch whose items are `items`, unless maxSize, flush() or dump() took it meanwhile. */
@@ -747,14 +780,19 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     if (this.#store.items(key) === items) this.#take(key, true);
   }
 
-  /** The lane's next delivery, after taking the due batches that waited for room. */
+  /**
+   * The lane's next delivery, after taking the due batches that waited for room, and letting the
+   * deadline queue hand out more if it paused for want of room.
+   */
   #next(lane: Lane<K, V, M>): Delivery<K, V> | undefined {
-    if (lane.due.length > 0 && lane.queue.length < LANE_BACKLOG / 2) {
+    if (lane.queue.length < LANE_BACKLOG / 2) {
       while (lane.due.length > 0) {
         const key = lane.due.shift() as K;
         this.#takeIfOpen(key, lane.due.shift() as V[]);
         if (lane.queue.length >= LANE_BACKLOG) break;
       }
+      // In this call: the drain it starts runs no user code, and stops at the first batch no partition has room for.
+      if (lane.due.length === 0 && lane.queue.length < LANE_BACKLOG / 2) this.#deadlines.resume();
     }
     return lane.queue.shift();
   }

@@ -23,10 +23,15 @@ export function resolutionFor(interval: number): number {
 /**
  * Calls `onDue(key, token)` for every entry once its deadline has passed, never before. Entries cannot
  * be removed: the consumer skips entries that no longer matter (a batch flushed early by `maxSize`).
+ *
+ * The consumer may refuse an entry (`onDue` returns false) when it has no room for more work: handing
+ * out then pauses, the entry and those after it stay here, and {@link resume} goes on from it. Due
+ * entries wait in the slot arrays they were added to; moving a million of them into a queue of the
+ * consumer's would allocate their slots again, and keep the garbage collector copying them.
  */
 export class DeadlineQueue<K, T> {
   readonly #resolution: number;
-  readonly #onDue: (key: K, token: T) => void;
+  readonly #onDue: (key: K, token: T) => boolean;
   /** Slot time (ms, a multiple of the resolution) → entries due in that slot, as key, token, key, token, …. */
   readonly #slots = new Map<number, (K | T)[]>();
   /** Min-heap of the slot times in `#slots`. */
@@ -40,12 +45,15 @@ export class DeadlineQueue<K, T> {
   #due: (K | T)[][] = [];
   #dueFrom = 0;
   #draining = false;
+  /** The consumer refused an entry: nothing is handed out until {@link resume}. */
+  #paused = false;
 
   /**
    * @param resolution - slot width in ms (see {@link resolutionFor}).
-   * @param onDue - called once per entry whose deadline has passed.
+   * @param onDue - called once per entry whose deadline has passed; returns false to refuse it for now
+   *   (see {@link resume}), true once it took it.
    */
-  constructor(resolution: number, onDue: (key: K, token: T) => void) {
+  constructor(resolution: number, onDue: (key: K, token: T) => boolean) {
     this.#resolution = resolution;
     this.#onDue = onDue;
   }
@@ -79,8 +87,25 @@ export class DeadlineQueue<K, T> {
     this.#heap.length = 0;
     this.#due = [];
     this.#dueFrom = 0;
+    this.#paused = false;
     this.#lastSlot = Number.NaN;
     this.#lastEntries = [];
+  }
+
+  /** Whether handing out is paused because the consumer refused an entry. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * The consumer has room again: hands out due entries from the one it refused, starting at once, in
+   * this call, and going on (in slices, on later turns) until they are all out or the consumer refuses
+   * another. A no-op unless paused.
+   */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (!this.#draining) void this.#drain();
   }
 
   #arm(slot: number): void {
@@ -101,12 +126,13 @@ export class DeadlineQueue<K, T> {
       if (entries !== undefined) this.#due.push(entries);
     }
     if (this.#heap.length > 0) this.#arm(this.#heap[0] as number);
-    if (!this.#draining) void this.#drain();
+    if (!this.#draining && !this.#paused) void this.#drain();
   }
 
   /**
-   * Hands out due entries, yielding to the event loop every {@link SLICE_MS} ms. A cursor walks the
-   * lists in place: copying the rest of a million-entry slot at every slice would be quadratic.
+   * Hands out due entries, yielding to the event loop every {@link SLICE_MS} ms, until they are all out
+   * or the consumer refuses one. A cursor walks the lists in place: copying the rest of a million-entry
+   * slot at every slice would be quadratic.
    */
   async #drain(): Promise<void> {
     this.#draining = true;
@@ -120,12 +146,21 @@ export class DeadlineQueue<K, T> {
           this.#dueFrom = 0;
           continue;
         }
-        const key = entries[this.#dueFrom] as K;
-        const token = entries[this.#dueFrom + 1] as T;
-        // Let go of the entry at once: a slot of a million entries is handed out over seconds.
-        entries[this.#dueFrom] = entries[this.#dueFrom + 1] = undefined as K;
-        this.#dueFrom += 2;
-        this.#onDue(key, token);
+        const at = this.#dueFrom;
+        const key = entries[at] as K;
+        const token = entries[at + 1] as T;
+        // Let go of the entry before the call: a slot of a million entries is handed out over seconds,
+        // and an `onDue` that throws loses its own entry only, not every one behind it.
+        entries[at] = entries[at + 1] = undefined as K;
+        this.#dueFrom = at + 2;
+        if (!this.#onDue(key, token)) {
+          // Refused: put it back, first in line for resume().
+          entries[at] = key;
+          entries[at + 1] = token;
+          this.#dueFrom = at;
+          this.#paused = true;
+          return;
+        }
         if ((++handed & 255) === 0 && now() - sliceStart > SLICE_MS) {
           await yieldToEventLoop();
           sliceStart = now();
