@@ -1,13 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DataBuffer, type ErrorInfo, ShutdownError } from '../src/index.js';
-import { deferred, recordingSink, silentLogger } from './helpers.js';
+import { deferred, recordingSink, silentLogger, useFakeTimersInEveryTest } from './helpers.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersInEveryTest();
 
 describe('close', () => {
   it('flushes everything, waits for in-flight work, and reports what happened', async () => {

@@ -1,13 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DataBuffer } from '../src/index.js';
-import { deferred } from './helpers.js';
+import { deferred, useFakeTimersInEveryTest } from './helpers.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersInEveryTest();
 
 /**
  * When thousands of keys fall due while their partition is busy, only a backlog of them become

@@ -1,13 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DataBuffer } from '../src/index.js';
-import { deferred, recordingSink } from './helpers.js';
+import { deferred, recordingSink, useFakeTimersInEveryTest } from './helpers.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersInEveryTest();
 
 describe('flush, flushAll, dump and info', () => {
   it('flush(key) flushes one key now and resolves once it is delivered', async () => {

@@ -1,4 +1,4 @@
-import { vi } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 import type { FlushInfo } from '../src/index.js';
 
 /** One `handleFlush` call as the handler saw it. */
@@ -33,4 +33,14 @@ export function deferred<T = void>() {
 /** A logger that records instead of printing. */
 export function silentLogger() {
   return { error: vi.fn(), warn: vi.fn() };
+}
+
+/** Fake timers in every test of the file, real ones restored after each: call once at the top level. */
+export function useFakeTimersInEveryTest(): void {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 }

@@ -1,13 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BufferClosedError, DataBuffer } from '../src/index.js';
-import { recordingSink } from './helpers.js';
+import { recordingSink, useFakeTimersInEveryTest } from './helpers.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersInEveryTest();
 
 describe('insert, insertMany, count and size', () => {
   it('counts items per key and in total', () => {

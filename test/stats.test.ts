@@ -1,14 +1,9 @@
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DataBuffer, type DataBufferStats, FlushTimeoutError } from '../src/index.js';
-import { deferred, silentLogger } from './helpers.js';
+import { deferred, silentLogger, useFakeTimersInEveryTest } from './helpers.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersInEveryTest();
 
 /** Every item offered is in exactly one place: delivered, failed, dropped, dumped, or still held. */
 function expectConserved(stats: DataBufferStats, offered: number): void {

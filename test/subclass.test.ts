@@ -1,12 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DataBuffer, type ErrorInfo, type FlushInfo } from '../src/index.js';
+import { useFakeTimersInEveryTest } from './helpers.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersInEveryTest();
 
 describe('the seed module form: subclass and override', () => {
   it('calls the overridden handleFlush and handleError', async () => {

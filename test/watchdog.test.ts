@@ -1,13 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DataBuffer, FlushTimeoutError } from '../src/index.js';
 import { Watchdog } from '../src/watchdog.js';
+import { useFakeTimersInEveryTest } from './helpers.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersInEveryTest();
 
 describe('Watchdog (one timer for a partition’s flush timeouts)', () => {
   it('fires exactly `timeout` ms after the operation started, not before', () => {

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   BufferClosedError,
   BufferFullError,
@@ -14,6 +14,7 @@ import {
   type DataBufferOptions,
   ReadyTimeoutError,
 } from '../../src/index.js';
+import { useFakeTimersInEveryTest } from '../helpers.js';
 
 const handleFlush = () => {};
 const DOC = fileURLToPath(new URL('../../docs/bad-input.md', import.meta.url));
@@ -595,12 +596,7 @@ const rows: Row[] = [
   },
 ];
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersInEveryTest();
 
 describe('bad input', () => {
   it.each(rows.map((row) => [row.input, row] as const))('%s', async (_input, row) => {

@@ -3,17 +3,12 @@
  * exact item accounting with the queue checker (nothing lost, duplicated or unexpected, and the
  * conservation law after every step).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DataBuffer, FlushTimeoutError, NonRetryableError, ShutdownError } from '../../src/index.js';
-import { deferred } from '../helpers.js';
+import { deferred, useFakeTimersInEveryTest } from '../helpers.js';
 import { never, setup } from './setup.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersInEveryTest();
 
 describe('fault matrix: the handler', () => {
   it('throws an Error on every attempt: retried retryMax times with one batchId, then handed to handleError', async () => {

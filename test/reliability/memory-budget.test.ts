@@ -3,17 +3,13 @@
  * never exceeded (except by a `'block'` producer that ignores `insert`'s `false`), and every item is
  * still accounted for exactly once.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BufferFullError, type DropReason, type OnFullPolicy, ReadyTimeoutError } from '../../src/index.js';
+import { useFakeTimersInEveryTest } from '../helpers.js';
 import type { Item } from './checker.js';
 import { never, setup } from './setup.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersInEveryTest();
 
 /** Inserts round-robin into `keys`, `count` items, `every` ms apart; under 'throw', counts refusals. */
 async function produce(
