@@ -1,0 +1,132 @@
+/**
+ * The seam behind the local stage: an optional **backend** (the `store` option) that keeps buffered
+ * items somewhere safer than the process's memory. The local stage (open batches per key, the deadline
+ * queue, the budget) is always there and is all that `insert()` touches; the buffer writes what was
+ * inserted to the backend behind it, once per turn of the event loop (or at once when its staging ring
+ * fills), and `await buffer.persisted()` waits until everything inserted before the call is durable.
+ *
+ * Two kinds:
+ * - **local** (the journal): batches are still taken from the local stage; the backend keeps their
+ *   items safe until the buffer says they settled, and hands back what an earlier run left unsettled.
+ * - **shared** (a store on Redis): batches live in the engine; a buffer *claims* a due batch instead of
+ *   taking one, under a lease, and acknowledges it once settled.
+ *
+ * A delivery comes from one of two places (a batch taken from the local stage, or a batch claimed from a
+ * shared store); everything after that (partitions, attempts, retries, `handleError`, settling) is the
+ * same code. See `../shared/design/stores.md` for the direction and measurements.
+ *
+ * Rules every backend keeps:
+ * - The buffer calls a backend from one thread, in order, and never concurrently with itself within a
+ *   call: record order is call order. The buffer hands over staged items (`write`) before it tells of
+ *   a take, settle or drop that involves them.
+ * - `write` reads `staged` synchronously, before it returns: the ring's arrays are reused afterwards.
+ * - A rejected `write` or `durable` is **fail-stop**: the buffer stops accepting inserts with a coded
+ *   error, and nothing written after the failure is acknowledged by `persisted()`. A backend that can
+ *   ride out an outage (Redis reconnecting) keeps retrying inside and does not reject.
+ * @module
+ */
+
+/**
+ * One stretch of inserts, in insert order, as the staging ring hands it to {@link Backend.write}.
+ * Valid only during that call: the arrays belong to the ring and are reused.
+ */
+export interface Staged<K, V> {
+  /** Number of staged inserts: indices `0 .. length - 1` of `keys` and `values` are set. */
+  readonly length: number;
+  /** The inserts' keys. */
+  readonly keys: readonly K[];
+  /** The inserts' values, `values[i]` inserted under `keys[i]`. */
+  readonly values: readonly V[];
+  /** The buffer's sequence number of `keys[0]`; a buffer numbers its inserts 0, 1, 2, … */
+  readonly firstSeq: number;
+}
+
+/** What a buffer tells its backend when it opens it. */
+export interface BackendContext {
+  /** The buffer's `maxSize` (items at which a batch is full; `Infinity` for none). */
+  readonly maxSize: number;
+  /** The buffer's `interval`, in ms. */
+  readonly interval: number;
+  /** The buffer's `partitions`. */
+  readonly partitions: number;
+}
+
+/** What every backend does. */
+export interface Backend<K, V> {
+  /** Which of the two kinds this backend is. */
+  readonly kind: 'local' | 'shared';
+  /**
+   * Called once, synchronously, by the buffer the backend was given to, before anything else. A
+   * backend belongs to one buffer: a second `open` throws.
+   */
+  open(context: BackendContext): void;
+  /** Writes one stretch of inserts. Reads `staged` before returning; settles once written. */
+  write(staged: Staged<K, V>): Promise<void>;
+  /** Resolves once everything written so far is durable at the backend's level (what `persisted()` awaits). */
+  durable(): Promise<void>;
+  /** Finishes pending writes and lets go of files, locks and connections. The buffer calls it last, once. */
+  close(): Promise<void>;
+  /** Counters for `stats()` (bytes written, syncs, …), flat and numeric. */
+  stats?(): Readonly<Record<string, number>>;
+}
+
+/** A batch an earlier run left unsettled, handed back by {@link LocalBackend.recover}. */
+export interface RecoveredBatch<K, V> {
+  readonly key: K;
+  /** The items, oldest first. */
+  readonly items: V[];
+  /**
+   * The batch id it was delivered under before, when it had been taken (so that an idempotent sink
+   * can drop a duplicate); `undefined` for items that were still in an open batch.
+   */
+  readonly batchId: string | undefined;
+}
+
+/**
+ * A backend that keeps the local stage's items safe (the journal). Its bookkeeping is per key and in
+ * order: each key's items form one line, oldest first; a take closes a prefix of the line's untaken
+ * items into a batch, and batches settle by id.
+ */
+export interface LocalBackend<K, V> extends Backend<K, V> {
+  readonly kind: 'local';
+  /**
+   * What an earlier run left unsettled, per key in the original order: a key's taken batches first
+   * (in take order, with their ids), then its items that were still open. Synchronous, called once
+   * right after `open`: the buffer re-enters these before its first insert, so that a key's recovered
+   * items come before its new ones. Recovered items are not written again.
+   */
+  recover(): Iterable<RecoveredBatch<K, V>>;
+  /** The key's oldest `count` untaken items became the batch `batchId` (taken for delivery). */
+  taken(key: K, count: number, batchId: string): void;
+  /** The batch `batchId` settled: delivered, handed to `handleError` (which returned), or dumped. */
+  settled(batchId: string): void;
+  /** The key's oldest `count` untaken items were dropped (`onFull: 'drop-oldest'`) or dumped untaken. */
+  dropped(key: K, count: number): void;
+}
+
+/** A batch claimed from a shared store, under a lease. */
+export interface Claim<V> {
+  /** The items, oldest first; at most the buffer's `maxSize`. */
+  readonly items: V[];
+  /** The claim's fence: an ack with an older fence than the key's latest is refused. */
+  readonly fence: number;
+  /** Deliveries of this batch so far, this one included (1 on the first claim). */
+  readonly attempt: number;
+  /** Stable across re-deliveries of the same batch. */
+  readonly batchId: string;
+}
+
+/** A backend in which batches live (a store on Redis shared by many processes). */
+export interface SharedBackend<K, V> extends Backend<K, V> {
+  readonly kind: 'shared';
+  /** Keys of `partition` that are due now (at most `limit`), and when the next one falls due (ms from now). */
+  due(partition: number, limit: number): Promise<{ keys: K[]; nextIn: number | undefined }>;
+  /** Claims the key's due batch (any open batch when `force`); `undefined` if leased elsewhere or not due. */
+  claim(key: K, force: boolean): Promise<Claim<V> | undefined>;
+  /** Extends the claim's lease (a heartbeat while `handleFlush` and its retries run); `false` if lost. */
+  extend(claim: Claim<V>): Promise<boolean>;
+  /** Acknowledges a settled claim; `false` when the lease was lost (expect a duplicate delivery). */
+  ack(claim: Claim<V>): Promise<boolean>;
+  /** Gives the batch back now, for another process (on close). */
+  release(claim: Claim<V>): Promise<void>;
+}
