@@ -2,6 +2,8 @@
  * data-buffer: buffer a fast stream of items per key in memory and flush each key's list in batches.
  * @module data-buffer
  */
+
+export { type CloseOnSignalsOptions, closeOnSignals } from './close-on-signals.js';
 export {
   type CloseOptions,
   type CloseReport,
@@ -43,6 +45,5 @@ export type {
   RetryBackoff,
 } from './options.js';
 export { defaults } from './options.js';
-export { type CloseOnSignalsOptions, closeOnSignals } from './shutdown.js';
 export { estimateSize } from './size-of.js';
 export type { DataBufferStats, LatencyStats } from './stats.js';

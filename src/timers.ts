@@ -56,3 +56,38 @@ export function onNextTurn(callback: () => void): void {
  * 2 ms slices 10-13 ms, for the same time to deliver everything (`npm run bench`, flush scenario).
  */
 export const SLICE_MS = 2;
+
+/**
+ * The retry and `handleError` timers of one buffer, known until they fire or are cancelled: once the
+ * buffer closes (or the process is exiting), they must all hold the process open.
+ */
+export class TimerGroup {
+  readonly #timers = new Set<Timer>();
+  #keepAlive = false;
+
+  /** Starts a timer of the group: unref'd until {@link keepAlive}, held open after it. */
+  start(callback: () => void, delay: number): Timer {
+    const timer = startTimer(
+      () => {
+        this.#timers.delete(timer);
+        callback();
+      },
+      delay,
+      this.#keepAlive,
+    );
+    this.#timers.add(timer);
+    return timer;
+  }
+
+  /** Cancels a timer of the group. */
+  cancel(timer: Timer): void {
+    timer.cancel();
+    this.#timers.delete(timer);
+  }
+
+  /** From now on the group's timers, pending and future, hold the process open. */
+  keepAlive(): void {
+    this.#keepAlive = true;
+    for (const timer of this.#timers) timer.keepAlive();
+  }
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DeadlineQueue } from '../src/scheduler.js';
+import { DeadlineQueue } from '../src/deadline-queue.js';
 import { useFakeTimersInEveryTest } from './helpers.js';
 
 useFakeTimersInEveryTest();

@@ -1,0 +1,160 @@
+/**
+ * The memory budget: how many items and estimated bytes the buffer holds, whether one more fits, and
+ * the callers waiting in `ready()` for room.
+ *
+ * Owns `held` and `heldBytes`, and nothing else writes them. Invariants: `held` is the number of items
+ * buffered, queued, in flight or waiting for a retry (the buffer's `size`), not those handed to
+ * `handleError`; `startedHeld` / `startedBytes` are the part of it whose delivery has started (what
+ * `onFull: 'drop-oldest'` may not drop); while `held < quickInsertsBelow`, an insert needs no check.
+ * @module
+ */
+import { BufferFullError, describe, ReadyTimeoutError } from './errors.js';
+import { startTimer, type Timer } from './timers.js';
+
+/** Options of {@link DataBuffer.ready}. */
+export interface ReadyOptions {
+  /** Reject with a {@link ReadyTimeoutError} when no room was made in time, in ms. @default Infinity */
+  timeout?: number;
+  /** Stop waiting when this signal aborts (rejects with its reason). */
+  signal?: AbortSignal;
+}
+
+/** Held items and bytes against `maxBuffered` / `maxBufferedBytes`. */
+export class Budget<V> {
+  readonly maxBuffered: number;
+  readonly maxBytes: number;
+  /** Whether items are measured (a finite `maxBufferedBytes`). */
+  readonly measureBytes: boolean;
+  /** Items held: public for the insert quick path, which counts an item in without a call. */
+  held = 0;
+  heldBytes = 0;
+  /**
+   * While `held` is below this, an insert needs no check beyond it: `maxBuffered` for a buffer without
+   * byte accounting or backend, 0 (never) for one with either and once closed. One comparison instead
+   * of four on the hot path measured 10-15% of the insert rate over 10k keys.
+   */
+  quickInsertsBelow: number;
+  /** Of `held` / `heldBytes`, what deliveries whose first attempt started hold: 'drop-oldest' cannot drop it. */
+  startedHeld = 0;
+  startedBytes = 0;
+  readonly #sizeOf: (value: V) => number;
+  #readyWaiters: ((error?: unknown) => void)[] = [];
+
+  /**
+   * @param quick - whether inserts may skip the checks while under `maxBuffered` (false when each
+   *   insert must also be measured or staged for a backend).
+   */
+  constructor(maxBuffered: number, maxBytes: number, sizeOf: (value: V) => number, quick: boolean) {
+    this.maxBuffered = maxBuffered;
+    this.maxBytes = maxBytes;
+    this.measureBytes = maxBytes !== Number.POSITIVE_INFINITY;
+    this.quickInsertsBelow = quick && !this.measureBytes ? maxBuffered : 0;
+    this.#sizeOf = sizeOf;
+  }
+
+  /** Whether the buffer has room: under both limits. */
+  hasRoom(): boolean {
+    return this.held < this.maxBuffered && this.heldBytes < this.maxBytes;
+  }
+
+  /** Whether an item of `bytes` finds the buffer full. */
+  isFullFor(bytes: number): boolean {
+    return this.held >= this.maxBuffered || this.heldBytes + bytes > this.maxBytes;
+  }
+
+  /** An accepted item of `bytes` joins the buffer. */
+  add(bytes: number): void {
+    this.held++;
+    this.heldBytes += bytes;
+  }
+
+  /** `count` items of `bytes` left the buffer without having started delivery. */
+  remove(count: number, bytes: number): void {
+    this.held -= count;
+    this.heldBytes -= bytes;
+  }
+
+  /** A delivery's first attempt starts: its items become undroppable. */
+  start(count: number, bytes: number): void {
+    this.startedHeld += count;
+    this.startedBytes += bytes;
+  }
+
+  /** `count` items of `bytes` left the buffer; `started` says whether their delivery had started. */
+  release(count: number, bytes: number, started: boolean): void {
+    this.held -= count;
+    this.heldBytes -= bytes;
+    if (started) {
+      this.startedHeld -= count;
+      this.startedBytes -= bytes;
+    }
+  }
+
+  /** The item's estimated size, checked: a bad `sizeOf` result would corrupt the accounting. */
+  measure(value: V): number {
+    if (!this.measureBytes) return 0;
+    const bytes = this.#sizeOf(value);
+    // `typeof` first: a numeric string passes `>= 0` and would turn the byte count into a string.
+    if (typeof bytes !== 'number') {
+      throw new TypeError(`Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`);
+    }
+    if (!(bytes >= 0) || bytes === Number.POSITIVE_INFINITY) {
+      throw new RangeError(`Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`);
+    }
+    return bytes;
+  }
+
+  /** Which limit an item of `bytes` runs into, for a {@link BufferFullError}. */
+  fullness(bytes: number): string {
+    return this.held >= this.maxBuffered
+      ? `maxBuffered is ${this.maxBuffered} items`
+      : `maxBufferedBytes is ${this.maxBytes}, ${this.heldBytes} held, the item is ${bytes}`;
+  }
+
+  /** Throws a {@link BufferFullError} unless all of `values` fit (`insertMany` under `onFull: 'throw'`). */
+  assertFits(values: V[]): void {
+    let bytes = 0;
+    if (this.measureBytes) for (const value of values) bytes += this.measure(value);
+    if (this.held + values.length > this.maxBuffered || this.heldBytes + bytes > this.maxBytes) {
+      throw new BufferFullError(
+        `${values.length} item(s) of ${bytes} bytes do not fit: ${this.held}/${this.maxBuffered} items, ${this.heldBytes}/${this.maxBytes} bytes held`,
+        'nothing was inserted',
+      );
+    }
+  }
+
+  /** Resolves once there is room; see {@link DataBuffer.ready}. Options are checked by the caller. */
+  waitForRoom(timeout: number, signal: AbortSignal | undefined): Promise<void> {
+    if (this.hasRoom()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      let timer: Timer | undefined;
+      const done = (error?: unknown) => {
+        timer?.cancel();
+        signal?.removeEventListener('abort', onAbort);
+        this.#readyWaiters = this.#readyWaiters.filter((waiter) => waiter !== done);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onAbort = () => done(signal?.reason);
+      if (timeout !== Number.POSITIVE_INFINITY) {
+        // Ref'd: the caller is waiting on it, so it must not let the process exit under them.
+        timer = startTimer(() => done(new ReadyTimeoutError(timeout)), timeout, true);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#readyWaiters.push(done);
+    });
+  }
+
+  /** After items left: wake the `ready()` callers if there is room now. */
+  wakeIfRoom(): void {
+    if (this.#readyWaiters.length > 0 && this.hasRoom()) {
+      for (const wake of [...this.#readyWaiters]) wake();
+    }
+  }
+
+  /** The buffer closes: no insert is quick any more, and every `ready()` caller gets `error`. */
+  close(error: Error): void {
+    this.quickInsertsBelow = 0;
+    for (const wake of [...this.#readyWaiters]) wake(error);
+  }
+}

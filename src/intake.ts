@@ -1,0 +1,223 @@
+/**
+ * From open batch to delivery: the local stage (each key's open batch, in a {@link BatchStore}), each
+ * open batch's interval (the {@link DeadlineQueue}), taking a batch when it is full, due or flushed, and
+ * the due backlog (batches whose interval is over, waiting, still open, for room in their partition).
+ *
+ * Owns the store, the deadline queue, the per-partition due backlogs, the take order (`seq`) and the
+ * batch ids. Invariants: a key has at most one open batch; an item is in exactly one place (its key's
+ * open batch, or one delivery); every delivery enters through {@link Intake.deliver}, whether it was
+ * taken here or handed back by a backend (and, later, claimed from a shared store); a partition never
+ * holds more than {@link PARTITION_BACKLOG} queued deliveries that came from expiry.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { Budget } from './budget.js';
+import { DeadlineQueue, resolutionFor } from './deadline-queue.js';
+import { Delivery } from './delivery.js';
+import type { ResolvedOptions } from './options.js';
+import { createPartitioner, type Partitioner } from './partition.js';
+import { PARTITION_BACKLOG } from './partitions.js';
+import { Queue } from './queue.js';
+import { Appended, type BatchStore } from './store.js';
+import { createMemoryStore } from './stores/memory.js';
+import { now, SLICE_MS, yieldToEventLoop } from './timers.js';
+
+/** What intake needs from the parts downstream of it, handed over when it is built. */
+export interface IntakeContext<K, V> {
+  readonly budget: Budget<V>;
+  /** Deliveries queued in the partition (how much room it has). */
+  queued(partition: number): number;
+  /** Number of partitions. */
+  readonly partitions: number;
+  /** Puts a new delivery in its key's line; returns whether it is first (may be scheduled now). */
+  lineUp(delivery: Delivery<K, V>): boolean;
+  /** Queues a delivery in its partition. */
+  schedule(delivery: Delivery<K, V>): void;
+  /** A new delivery exists (`'drop-oldest'` may drop it until it starts; a backend is told of a take). */
+  taken(delivery: Delivery<K, V>, recovered: boolean): void;
+  /** A batch opened: the buffer holds items (watch for the process running out of work). */
+  opened(): void;
+}
+
+/** The local stage and the way out of it. */
+export class Intake<K, V> {
+  readonly #context: IntakeContext<K, V>;
+  readonly #options: ResolvedOptions<K, V, unknown>;
+  /** The open batches. Public for the insert quick path, which appends without a call. */
+  readonly store: BatchStore<K, V>;
+  /** Each open batch's interval: its key, and its items array as the token that tells it from later batches. */
+  readonly #deadlines: DeadlineQueue<K, V[]>;
+  /**
+   * Per partition: batches whose interval is over, waiting for room in the partition's queue while
+   * other partitions go on taking theirs (see `#expire`); still open. Each is its key, then its items
+   * array (which tells it from the key's later batches).
+   */
+  readonly #due: Queue<K | V[]>[];
+  /** Where {@link #anyPartitionHasRoom} looks first: the partition it last found with room. */
+  #partitionWithRoom = 0;
+  readonly partitionOf: Partitioner;
+  readonly #batchIdPrefix = randomUUID();
+  /** Take order of the last delivery. */
+  seq = 0;
+
+  constructor(context: IntakeContext<K, V>, options: ResolvedOptions<K, V, unknown>) {
+    this.#context = context;
+    this.#options = options;
+    this.store = createMemoryStore<K, V>({
+      maxSize: options.maxSize,
+      maxSizeJitter: options.maxSizeJitter,
+      measureBytes: context.budget.measureBytes,
+    });
+    this.#deadlines = new DeadlineQueue(resolutionFor(options.interval), (key, items) =>
+      this.#expire(key, items),
+    );
+    this.#due = Array.from({ length: context.partitions }, () => new Queue<K | V[]>());
+    this.partitionOf = createPartitioner(context.partitions);
+  }
+
+  /** The batch id of a delivery: stable, unique across buffers and runs. */
+  batchIdOf(delivery: Delivery<K, V>): string {
+    delivery.id ??= `${this.#batchIdPrefix}-${delivery.seq}`;
+    return delivery.id;
+  }
+
+  /** The cold path of an insert: a batch opened (schedule its interval) or filled up (take it). */
+  openedOrFull(key: K, appended: number): void {
+    if ((appended & Appended.OPENED) !== 0) {
+      const { interval, jitter } = this.#options;
+      const items = this.store.items(key) as V[];
+      this.#deadlines.add(key, items, now() + interval + (jitter === 0 ? 0 : Math.random() * jitter));
+      this.#context.opened();
+    }
+    if ((appended & Appended.FULL) !== 0) this.take(key);
+  }
+
+  /**
+   * Moves the key's open batch, if it has one, into a delivery, behind any delivery the key already has.
+   * `due` says the batch's deadline has passed; see below for why that matters.
+   */
+  take(key: K, due = false): void {
+    const taken = this.store.take(key);
+    if (taken === undefined) return;
+    const bytes = this.store.takenBytes;
+    // Until its deadline passes, the deadline queue holds the batch's items array (the token that tells
+    // it from the key's later batches). Taken before then (maxSize, flush), the delivery gets the items in
+    // a new array and the token is left empty: delivered items must not stay alive for up to an interval.
+    const items = due ? taken : taken.splice(0);
+    this.deliver(key, items, bytes, undefined);
+  }
+
+  /**
+   * The one way a delivery comes to be: from a batch taken here, a batch a backend handed back from an
+   * earlier run (with its original `batchId`), or (later) a batch claimed from a shared store.
+   */
+  deliver(key: K, items: V[], bytes: number, batchId: string | undefined): Delivery<K, V> {
+    const context = this.#context;
+    const delivery = new Delivery(key, items, bytes, this.partitionOf(key), ++this.seq, batchId);
+    context.taken(delivery, batchId !== undefined);
+    if (context.lineUp(delivery)) context.schedule(delivery);
+    return delivery;
+  }
+
+  /**
+   * A batch's interval is over: take it (unless maxSize, flush() or dump() took it meanwhile), unless
+   * its partition already has {@link PARTITION_BACKLOG} deliveries waiting. Then, if another partition
+   * has room, it waits, still open, in its own partition's due backlog, oldest first, so that a slow
+   * partition does not hold up the others' expiry. If no partition has room, it is refused (returns
+   * false): it stays in the deadline queue, which hands out no more until a partition's queue is half
+   * empty and its due backlog empty (see {@link refill}). So when every partition is busy (always, with
+   * one partition), a million keys expiring together wait where they already are, instead of being
+   * copied into the backlog a million at once.
+   */
+  #expire(key: K, items: V[]): boolean {
+    if (this.store.items(key) !== items) return true;
+    const partition = this.#due.length === 1 ? 0 : this.partitionOf(key);
+    if (this.#hasRoom(partition)) {
+      this.take(key, true);
+      return true;
+    }
+    if (!this.#anyPartitionHasRoom()) return false;
+    const due = this.#due[partition] as Queue<K | V[]>;
+    due.push(key);
+    due.push(items);
+    return true;
+  }
+
+  /** Whether the partition takes a due batch now: nothing due waits for it, and its backlog is not full. */
+  #hasRoom(partition: number): boolean {
+    return (
+      (this.#due[partition] as Queue<K | V[]>).length === 0 &&
+      this.#context.queued(partition) < PARTITION_BACKLOG
+    );
+  }
+
+  /**
+   * Whether some partition would take a due batch now. Starts from the last one found with room, so
+   * that while one partition is full and another is not, the check costs one look, not a scan.
+   */
+  #anyPartitionHasRoom(): boolean {
+    const count = this.#due.length;
+    for (let i = 0; i < count; i++) {
+      const index = (this.#partitionWithRoom + i) % count;
+      if (this.#hasRoom(index)) {
+        this.#partitionWithRoom = index;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The partition's queue is short: take the due batches that waited for room, and let the deadline
+   * queue hand out more if it paused for want of room.
+   */
+  refill(partition: number): void {
+    const due = this.#due[partition] as Queue<K | V[]>;
+    const queued = this.#context.queued;
+    while (due.length > 0) {
+      const key = due.shift() as K;
+      const items = due.shift() as V[];
+      // Unless maxSize, flush() or dump() took it meanwhile.
+      if (this.store.items(key) === items) this.take(key, true);
+      if (queued(partition) >= PARTITION_BACKLOG) break;
+    }
+    // In this call: the drain it starts runs no user code, and stops at the first batch no partition has room for.
+    if (due.length === 0 && queued(partition) < PARTITION_BACKLOG / 2) this.#deadlines.resume();
+  }
+
+  /** Takes every open batch, yielding to the event loop between slices. */
+  async takeAllOpen(): Promise<void> {
+    const store = this.store;
+    // Batches opened while we yield are not part of this call: stop after the ones there now.
+    let remaining = store.size;
+    while (remaining > 0 && store.size > 0) {
+      const sliceStart = now();
+      let taken = 0;
+      for (const key of store.keys()) {
+        this.take(key);
+        remaining--;
+        if (remaining === 0 || ((++taken & 255) === 0 && now() - sliceStart > SLICE_MS)) break;
+      }
+      if (remaining > 0 && store.size > 0) await yieldToEventLoop();
+    }
+  }
+
+  /**
+   * Takes every open batch out without delivering it (`dump()`), calling `each` with its key, items
+   * and bytes; no interval or due entry is left.
+   */
+  dumpOpen(each: (key: K, items: V[], bytes: number) => void): void {
+    const store = this.store;
+    for (const key of store.keys()) {
+      const items = store.take(key) as V[];
+      each(key, items, store.takenBytes);
+    }
+    this.#deadlines.clear();
+    for (const due of this.#due) due.clear(); // every batch in them was just taken
+  }
+
+  /** No open batch expires any more: closing takes them all. */
+  stopExpiring(): void {
+    this.#deadlines.clear();
+  }
+}
