@@ -18,7 +18,7 @@ import type { ResolvedOptions } from './options.js';
 import { createPartitioner, type Partitioner } from './partition.js';
 import { PARTITION_BACKLOG } from './partitions.js';
 import { Queue } from './queue.js';
-import { Appended, type BatchStore } from './store.js';
+import { Appended, type BatchStore, type BatchToken, type Taker } from './store.js';
 import { createMemoryStore } from './stores/memory.js';
 import { now, SLICE_MS, yieldToEventLoop } from './timers.js';
 
@@ -45,14 +45,14 @@ export class Intake<K, V> {
   readonly #options: ResolvedOptions<K, V, unknown>;
   /** The open batches. Public for the insert quick path, which appends without a call. */
   readonly store: BatchStore<K, V>;
-  /** Each open batch's interval: its key, and its items array as the token that tells it from later batches. */
-  readonly #deadlines: DeadlineQueue<K, V[]>;
+  /** Each open batch's interval: its key, and the store's token that tells it from the key's later batches. */
+  readonly #deadlines: DeadlineQueue<K, BatchToken>;
   /**
    * Per partition: batches whose interval is over, waiting for room in the partition's queue while
-   * other partitions go on taking theirs (see `#expire`); still open. Each is its key, then its items
-   * array (which tells it from the key's later batches).
+   * other partitions go on taking theirs (see `#expire`); still open. Each is its key, then its batch
+   * token (which tells it from the key's later batches).
    */
-  readonly #due: Queue<K | V[]>[];
+  readonly #due: Queue<K | BatchToken>[];
   /** Where {@link #anyPartitionHasRoom} looks first: the partition it last found with room. */
   #partitionWithRoom = 0;
   readonly partitionOf: Partitioner;
@@ -68,10 +68,10 @@ export class Intake<K, V> {
       maxSizeJitter: options.maxSizeJitter,
       measureBytes: context.budget.measureBytes,
     });
-    this.#deadlines = new DeadlineQueue(resolutionFor(options.interval), (key, items) =>
-      this.#expire(key, items),
+    this.#deadlines = new DeadlineQueue(resolutionFor(options.interval), (key, batch) =>
+      this.#expire(key, batch),
     );
-    this.#due = Array.from({ length: context.partitions }, () => new Queue<K | V[]>());
+    this.#due = Array.from({ length: context.partitions }, () => new Queue<K | BatchToken>());
     this.partitionOf = createPartitioner(context.partitions);
   }
 
@@ -85,8 +85,8 @@ export class Intake<K, V> {
   openedOrFull(key: K, appended: number): void {
     if ((appended & Appended.OPENED) !== 0) {
       const { interval, jitter } = this.#options;
-      const items = this.store.items(key) as V[];
-      this.#deadlines.add(key, items, now() + interval + (jitter === 0 ? 0 : Math.random() * jitter));
+      const batch = this.store.batch(key) as BatchToken;
+      this.#deadlines.add(key, batch, now() + interval + (jitter === 0 ? 0 : Math.random() * jitter));
       this.#context.opened();
     }
     if ((appended & Appended.FULL) !== 0) this.take(key);
@@ -97,15 +97,22 @@ export class Intake<K, V> {
    * `due` says the batch's deadline has passed; see below for why that matters.
    */
   take(key: K, due = false): void {
-    const taken = this.store.take(key);
-    if (taken === undefined) return;
-    const bytes = this.store.takenBytes;
-    // Until its deadline passes, the deadline queue holds the batch's items array (the token that tells
-    // it from the key's later batches). Taken before then (maxSize, flush), the delivery gets the items in
-    // a new array and the token is left empty: delivered items must not stay alive for up to an interval.
-    const items = due ? taken : taken.splice(0);
-    this.deliver(key, items, bytes, undefined);
+    this.store.take(key, due ? this.#takeDue : this.#takeEarly);
   }
+
+  /** A batch whose deadline passed: its items become the delivery's. */
+  readonly #takeDue: Taker<K, V, void> = (key, items, bytes) => {
+    this.deliver(key, items, bytes, undefined);
+  };
+
+  /**
+   * A batch taken before its deadline (maxSize, flush). The deadline queue still holds the batch's
+   * token, which may be (or hold) its items array: the delivery gets the items in a new array and the
+   * old one is left empty, since delivered items must not stay alive for up to an interval.
+   */
+  readonly #takeEarly: Taker<K, V, void> = (key, items, bytes) => {
+    this.deliver(key, items.splice(0), bytes, undefined);
+  };
 
   /**
    * The one way a delivery comes to be: from a batch taken here, a batch a backend handed back from an
@@ -129,24 +136,24 @@ export class Intake<K, V> {
    * one partition), a million keys expiring together wait where they already are, instead of being
    * copied into the backlog a million at once.
    */
-  #expire(key: K, items: V[]): boolean {
-    if (this.store.items(key) !== items) return true;
+  #expire(key: K, batch: BatchToken): boolean {
+    if (this.store.batch(key) !== batch) return true;
     const partition = this.#due.length === 1 ? 0 : this.partitionOf(key);
     if (this.#hasRoom(partition)) {
       this.take(key, true);
       return true;
     }
     if (!this.#anyPartitionHasRoom()) return false;
-    const due = this.#due[partition] as Queue<K | V[]>;
+    const due = this.#due[partition] as Queue<K | BatchToken>;
     due.push(key);
-    due.push(items);
+    due.push(batch);
     return true;
   }
 
   /** Whether the partition takes a due batch now: nothing due waits for it, and its backlog is not full. */
   #hasRoom(partition: number): boolean {
     return (
-      (this.#due[partition] as Queue<K | V[]>).length === 0 &&
+      (this.#due[partition] as Queue<K | BatchToken>).length === 0 &&
       this.#context.queued(partition) < PARTITION_BACKLOG
     );
   }
@@ -172,13 +179,13 @@ export class Intake<K, V> {
    * queue hand out more if it paused for want of room.
    */
   refill(partition: number): void {
-    const due = this.#due[partition] as Queue<K | V[]>;
+    const due = this.#due[partition] as Queue<K | BatchToken>;
     const queued = this.#context.queued;
     while (due.length > 0) {
       const key = due.shift() as K;
-      const items = due.shift() as V[];
+      const batch = due.shift() as BatchToken;
       // Unless maxSize, flush() or dump() took it meanwhile.
-      if (this.store.items(key) === items) this.take(key, true);
+      if (this.store.batch(key) === batch) this.take(key, true);
       if (queued(partition) >= PARTITION_BACKLOG) break;
     }
     // In this call: the drain it starts runs no user code, and stops at the first batch no partition has room for.
@@ -206,12 +213,9 @@ export class Intake<K, V> {
    * Takes every open batch out without delivering it (`dump()`), calling `each` with its key, items
    * and bytes; no interval or due entry is left.
    */
-  dumpOpen(each: (key: K, items: V[], bytes: number) => void): void {
+  dumpOpen(each: Taker<K, V, void>): void {
     const store = this.store;
-    for (const key of store.keys()) {
-      const items = store.take(key) as V[];
-      each(key, items, store.takenBytes);
-    }
+    for (const key of store.keys()) store.take(key, each);
     this.#deadlines.clear();
     for (const due of this.#due) due.clear(); // every batch in them was just taken
   }

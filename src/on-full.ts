@@ -103,8 +103,7 @@ export class OnFull<K, V> {
       this.#context.droppedOpen(key, count);
       if (items.length === 0) {
         // What is left of the batch's byte count is the estimate's drift: it leaves with the batch.
-        store.take(key);
-        budget.remove(0, store.takenBytes);
+        store.take(key, this.#dropDrift);
       }
       this.dropped(key, evicted, 'drop-oldest');
     }
@@ -139,6 +138,9 @@ export class OnFull<K, V> {
     }
     return [count, evictedBytes];
   }
+
+  /** What is left of an emptied batch's byte count is the estimate's drift: it leaves with the batch. */
+  readonly #dropDrift = (_key: K, _items: V[], drift: number): void => this.#context.budget.remove(0, drift);
 
   /** Counts, reports and hands out dropped items. */
   dropped(key: K, items: V[], reason: DropReason): void {

@@ -5,8 +5,9 @@
  * interface, and one conformance suite (`test/stores/conformance.ts`) runs against every implementation.
  *
  * The interface is keyed, not handle-based, so that the hot path is one `append` call and the memory
- * store can keep a plain `Map` of arrays. A batch is told apart from the key's later batches by its
- * items array: taking a batch closes it, and the key's next batch is a new array.
+ * store can keep a plain `Map` of arrays. An open batch is told apart from the key's later batches by
+ * an opaque token ({@link BatchStore.batch}); a taken batch comes out with its items and bytes together
+ * and becomes a delivery record with its own id (`delivery.ts`).
  * @module
  */
 
@@ -19,6 +20,12 @@ export const Appended = Object.freeze({
   /** The batch has reached its item limit: take it. Set together with `OPENED` when the limit is 1. */
   FULL: 2,
 });
+
+/** What an open batch is known by while it is open (see {@link BatchStore.batch}). */
+export type BatchToken = object;
+
+/** Receives a batch closed by {@link BatchStore.take}: its key, its items (oldest first) and their bytes. */
+export type Taker<K, V, R> = (key: K, items: V[], bytes: number) => R;
 
 /** Keeps the open batches, one per key. */
 export interface BatchStore<K, V> {
@@ -33,13 +40,17 @@ export interface BatchStore<K, V> {
   /** The key's open batch's items, oldest first; the same array until the batch is taken. */
   items(key: K): V[] | undefined;
   /**
-   * Closes the key's open batch and returns its items; the key's next `append` opens a new batch.
-   * Its estimated bytes are then in {@link takenBytes} (a field, not a pair object: a million keys
-   * expiring together take a million batches).
+   * The key's open batch as an opaque token: the same value until the batch is taken, another one for
+   * the key's next batch. The deadline queue keeps it to tell a batch from the key's later ones.
    */
-  take(key: K): V[] | undefined;
-  /** Bytes of the batch the last `take` returned: the sum of the `bytes` given with its items (0 without byte accounting). */
-  readonly takenBytes: number;
+  batch(key: K): BatchToken | undefined;
+  /**
+   * Closes the key's open batch and hands it to `into` with its estimated bytes (the sum of the `bytes`
+   * given with its items; 0 without byte accounting), returning what `into` returns; the key's next
+   * `append` opens a new batch. A callback, not a pair object: a million keys expiring together take a
+   * million batches, and the delivery they become is the only record they need.
+   */
+  take<R>(key: K, into: Taker<K, V, R>): R | undefined;
   /** Removes the oldest item of the key's open batch, `bytes` being its estimate (for `onFull: 'drop-oldest'`). */
   shift(key: K, bytes: number): V | undefined;
   /** The key whose open batch was opened first: it holds the oldest buffered item. */

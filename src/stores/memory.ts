@@ -4,7 +4,7 @@
  * items, and small batch records when each batch also counts its bytes or has a limit of its own.
  * @module
  */
-import { Appended, type BatchStore } from '../store.js';
+import { Appended, type BatchStore, type BatchToken, type Taker } from '../store.js';
 
 /** What {@link createMemoryStore} needs to know of the buffer's options. */
 export interface MemoryStoreOptions {
@@ -53,13 +53,17 @@ export class ListStore<K, V> implements BatchStore<K, V> {
     return this.#lists.get(key);
   }
 
-  /** Always 0: this store is for buffers without byte accounting. */
-  readonly takenBytes = 0;
+  /** The batch's items array: a new array opens with each batch. */
+  batch(key: K): BatchToken | undefined {
+    return this.#lists.get(key);
+  }
 
-  take(key: K): V[] | undefined {
+  /** Bytes are always 0: this store is for buffers without byte accounting. */
+  take<R>(key: K, into: Taker<K, V, R>): R | undefined {
     const items = this.#lists.get(key);
-    if (items !== undefined) this.#lists.delete(key);
-    return items;
+    if (items === undefined) return undefined;
+    this.#lists.delete(key);
+    return into(key, items, 0);
   }
 
   shift(key: K, _bytes: number): V | undefined {
@@ -136,14 +140,16 @@ export class RecordStore<K, V> implements BatchStore<K, V> {
     return this.#batches.get(key)?.items;
   }
 
-  takenBytes = 0;
+  /** The batch's record. */
+  batch(key: K): BatchToken | undefined {
+    return this.#batches.get(key);
+  }
 
-  take(key: K): V[] | undefined {
+  take<R>(key: K, into: Taker<K, V, R>): R | undefined {
     const batch = this.#batches.get(key);
     if (batch === undefined) return undefined;
     this.#batches.delete(key);
-    this.takenBytes = batch.bytes;
-    return batch.items;
+    return into(key, batch.items, batch.bytes);
   }
 
   shift(key: K, bytes: number): V | undefined {
