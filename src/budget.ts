@@ -62,9 +62,9 @@ export class Budget<V> {
     return this.held >= this.maxBuffered || this.heldBytes + bytes > this.maxBytes;
   }
 
-  /** An accepted item of `bytes` joins the buffer. */
-  add(bytes: number): void {
-    this.held++;
+  /** `count` accepted items of `bytes` in all join the buffer. */
+  add(count: number, bytes: number): void {
+    this.held += count;
     this.heldBytes += bytes;
   }
 

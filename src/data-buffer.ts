@@ -9,15 +9,14 @@
  * way, from the public class down the data path. See CONTRIBUTING.md for the map.
  * @module
  */
-import { Budget, type ReadyOptions } from './budget.js';
-import { type CloseOptions, type CloseReport, Closing } from './closing.js';
-import { type Delivery, FAILING, QUEUED, RETRYING, RUNNING } from './delivery.js';
+import type { Budget, ReadyOptions } from './budget.js';
+import type { CloseOptions, CloseReport, Closing } from './closing.js';
+import { FAILING, QUEUED, RETRYING, RUNNING } from './delivery.js';
 import { channels } from './diagnostics.js';
 import { BufferClosedError, describe } from './errors.js';
-import { GiveUp } from './give-up.js';
-import { Intake } from './intake.js';
+import type { Intake } from './intake.js';
 import { registerLive, unregisterLive } from './live-buffers.js';
-import { OnFull } from './on-full.js';
+import type { OnFull } from './on-full.js';
 import {
   checkTimeout,
   type DataBufferOptions,
@@ -26,12 +25,12 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
-import { type PartitionInfo, Partitions } from './partitions.js';
-import { Retries } from './retry.js';
-import { Settling } from './settling.js';
-import { Counters, type DataBufferStats } from './stats.js';
+import type { PartitionInfo, Partitions } from './partitions.js';
+import { buildParts } from './parts.js';
+import type { Settling } from './settling.js';
+import type { Counters, DataBufferStats } from './stats.js';
 import { Appended, type BatchStore } from './store.js';
-import { TimerGroup } from './timers.js';
+import type { WriteBehind } from './write-behind.js';
 
 export type { CloseOptions, CloseReport, PartitionInfo, ReadyOptions };
 
@@ -57,7 +56,7 @@ export type { CloseOptions, CloseReport, PartitionInfo, ReadyOptions };
  */
 export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncDisposable {
   readonly #options: ResolvedOptions<K, V, M>;
-  readonly #counters = new Counters();
+  readonly #counters: Counters;
   readonly #budget: Budget<V>;
   /** The intake's store, held here too for the insert quick path. */
   readonly #store: BatchStore<K, V>;
@@ -66,6 +65,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   readonly #partitions: Partitions<K, V, M>;
   readonly #settling: Settling<K, V>;
   readonly #closing: Closing<K, V>;
+  /** Only with a `store`: a buffer without one checks this field on the checked insert path, and that is all. */
+  readonly #writeBehind: WriteBehind<K, V> | undefined;
   #closed = false;
 
   /**
@@ -80,111 +81,16 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       );
     }
     this.#options = resolved;
-    const counters = this.#counters;
-    const budget = new Budget<V>(resolved.maxBuffered, resolved.maxBufferedBytes, resolved.sizeOf, true);
-    this.#budget = budget;
-    const timers = new TimerGroup();
-    const batchIdOf = (delivery: Delivery<K, V>): string => intake.batchIdOf(delivery);
-    const closing = new Closing<K, V>(
-      {
-        stats: () => this.stats(),
-        held: () => budget.held,
-        stopIntake: () => {
-          intake.stopExpiring();
-          budget.close(new BufferClosedError('ready'));
-        },
-        takeAllOpen: () => intake.takeAllOpen(),
-        everySettled: () => settling.everySettled(intake.seq),
-        deliveries: () => settling.lines,
-        cancelRetry: (delivery) => retries.cancel(delivery),
-        interruptIfRunning: (delivery, reason) => partitions.interruptIfRunning(delivery, reason),
-        giveUp: (delivery, error, reason) => giveUp.giveUp(delivery, error, reason),
-        keepAlive: () => {
-          partitions.keepAlive();
-          timers.keepAlive();
-        },
-        finish: async () => onFull.flushReport(),
-        flushAll: () => this.flushAll(),
-      },
-      resolved.flushOnExit,
-    );
-    this.#closing = closing;
-    const settling = new Settling<K, V>({
-      budget,
-      schedule: (delivery) => partitions.schedule(delivery),
-      forget: (delivery) => onFull.forget(delivery),
-      settled: () => {},
-      idle: () => closing.stopWatching(),
-    });
-    this.#settling = settling;
-    const giveUp = new GiveUp<K, V, M>(
-      {
-        buffer: this,
-        counters,
-        settling,
-        timers,
-        handleError: (key, items, error, info) => this.handleError(key, items, error, info),
-        batchIdOf,
-      },
-      resolved,
-    );
-    const retries = new Retries<K, V>(
-      {
-        buffer: this,
-        counters,
-        timers,
-        schedule: (delivery) => partitions.schedule(delivery),
-        giveUp: (delivery, error, reason) => giveUp.giveUp(delivery, error, reason),
-        batchIdOf,
-      },
-      resolved as ResolvedOptions<K, V, unknown>,
-    );
-    const partitions: Partitions<K, V, M> = new Partitions<K, V, M>(
-      {
-        buffer: this,
-        counters,
-        handleFlush: (key, items, info) => this.handleFlush(key, items, info),
-        batchIdOf,
-        started: (delivery) => {
-          onFull.forget(delivery);
-          budget.start(delivery.items.length, delivery.bytes);
-        },
-        delivered: (delivery) => settling.settle(delivery),
-        failed: (delivery, error) => retries.failed(delivery, error),
-        giveUp: (delivery, error, reason) => giveUp.giveUp(delivery, error, reason),
-        refill: (partition) => intake.refill(partition),
-      },
-      resolved,
-    );
-    this.#partitions = partitions;
-    const intake: Intake<K, V> = new Intake<K, V>(
-      {
-        budget,
-        partitions: resolved.partitions,
-        queued: (partition): number => partitions.queued(partition),
-        lineUp: (delivery) => settling.line(delivery),
-        schedule: (delivery) => partitions.schedule(delivery),
-        taken: (delivery) => onFull.taken(delivery),
-        opened: () => {
-          if (!closing.watching) closing.watch();
-        },
-      },
-      resolved as ResolvedOptions<K, V, unknown>,
-    );
-    this.#intake = intake;
-    this.#store = intake.store;
-    const onFull = new OnFull<K, V>(
-      {
-        buffer: this,
-        counters,
-        budget,
-        store: intake.store,
-        settle: (delivery) => settling.settle(delivery),
-        droppedOpen: () => {},
-      },
-      resolved as ResolvedOptions<K, V, unknown>,
-    );
-    this.#onFull = onFull;
+    const parts = buildParts<K, V, M>(this, resolved);
+    this.#counters = parts.counters;
+    this.#budget = parts.budget;
+    this.#intake = parts.intake;
+    this.#store = parts.intake.store;
+    this.#onFull = parts.onFull;
+    this.#partitions = parts.partitions;
+    this.#settling = parts.settling;
+    this.#closing = parts.closing;
+    this.#writeBehind = parts.writeBehind;
     registerLive(this);
   }
 
@@ -239,6 +145,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   /** {@link insert} when the buffer is closed, full, estimates bytes or has a diagnostics subscriber. */
   #insertChecked(key: K, value: V): boolean {
     if (this.#closed) throw new BufferClosedError('insert');
+    if (this.#writeBehind?.failure !== undefined) throw this.#writeBehind.failure;
     const budget = this.#budget;
     const bytes = budget.measure(value);
     if (budget.isFullFor(bytes) && !this.#onFull.admit(key, value, bytes)) return false;
@@ -249,7 +156,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 
   /** Adds an accepted item to the key's open batch. */
   #append(key: K, value: V, bytes: number): void {
-    this.#budget.add(bytes);
+    this.#budget.add(1, bytes);
+    this.#writeBehind?.stage(key, value);
     const appended = this.#store.append(key, value, bytes);
     if (appended !== Appended.ADDED) this.#intake.openedOrFull(key, appended);
   }
@@ -261,6 +169,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    */
   insertMany(key: K, values: Iterable<V>): boolean {
     if (this.#closed) throw new BufferClosedError('insertMany');
+    if (this.#writeBehind?.failure !== undefined) throw this.#writeBehind.failure;
     const budget = this.#budget;
     const list = Array.isArray(values) ? (values as V[]) : toArray(values);
     if (this.#options.onFull === 'throw') budget.assertFits(list);
@@ -337,6 +246,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       appendTo(dumped, key, items);
       counters.dumped += items.length;
       this.#budget.remove(items.length, bytes);
+      this.#writeBehind?.dropped(key, items.length);
     });
     settling.afterRelease();
     return dumped;
@@ -374,6 +284,16 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   /** Counters since the buffer was created, in items and batches, and the flush latency. */
   stats(): DataBufferStats {
     return this.#counters.snapshot(this.#budget.held);
+  }
+
+  /**
+   * Resolves once everything inserted before the call is durable in the `store` backend: written, and
+   * the backend's `durable()` resolved. At once without a `store`. One promise per call, not per insert.
+   * Rejects with a {@link StoreFailedError} once the backend has failed (and the buffer stopped
+   * accepting inserts).
+   */
+  persisted(): Promise<void> {
+    return this.#writeBehind === undefined ? Promise.resolve() : this.#writeBehind.persisted();
   }
 
   /**

@@ -11,6 +11,7 @@
  * | `ERR_DELIVERY_TIMEOUT` | {@link DeliveryTimeoutError} | a batch spent `deliveryTimeout` ms in retries |
  * | `ERR_SHUTDOWN` | {@link ShutdownError} | `close({ timeout })` reached its deadline with the batch undelivered |
  * | `ERR_NON_RETRYABLE` | {@link NonRetryableError} | thrown by a handler to skip the remaining retries |
+ * | `ERR_STORE_FAILED` | {@link StoreFailedError} | the `store` backend failed: inserts and `persisted()` fail from then on |
  *
  * @module
  */
@@ -23,7 +24,8 @@ export type DataBufferErrorCode =
   | 'ERR_FLUSH_TIMEOUT'
   | 'ERR_DELIVERY_TIMEOUT'
   | 'ERR_SHUTDOWN'
-  | 'ERR_NON_RETRYABLE';
+  | 'ERR_NON_RETRYABLE'
+  | 'ERR_STORE_FAILED';
 
 /** Base class of the library's runtime errors: check `instanceof DataBufferError` or `error.code`. */
 export class DataBufferError extends Error {
@@ -123,6 +125,25 @@ export class NonRetryableError extends DataBufferError {
    */
   constructor(message = 'The flush failed and must not be retried', options?: { cause?: unknown }) {
     super('ERR_NON_RETRYABLE', message, options);
+  }
+}
+
+/**
+ * The `store` backend failed (a write, `durable()`, or telling it of a take, settle or drop). Fail-stop:
+ * from then on `insert`, `insertMany` and `persisted()` throw this error, since what they accept could
+ * no longer be kept safe; the items already held are still delivered. Its `cause` is the backend's error.
+ */
+export class StoreFailedError extends DataBufferError {
+  /**
+   * @param operation - what the backend was doing (`write`, `durable`, …).
+   * @param cause - the backend's error.
+   */
+  constructor(operation: string, cause: unknown) {
+    super(
+      'ERR_STORE_FAILED',
+      `The store failed (${operation}: ${cause instanceof Error ? cause.message : describe(cause)}); the buffer accepts no more items`,
+      { cause },
+    );
   }
 }
 

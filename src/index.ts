@@ -3,6 +3,15 @@
  * @module data-buffer
  */
 
+export type {
+  Backend,
+  BackendContext,
+  Claim,
+  LocalBackend,
+  RecoveredBatch,
+  SharedBackend,
+  Staged,
+} from './backend.js';
 export { type CloseOnSignalsOptions, closeOnSignals } from './close-on-signals.js';
 export {
   type CloseOptions,
@@ -29,6 +38,7 @@ export {
   NonRetryableError,
   ReadyTimeoutError,
   ShutdownError,
+  StoreFailedError,
 } from './errors.js';
 export type { Closable } from './live-buffers.js';
 export type {

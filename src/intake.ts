@@ -11,6 +11,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import type { RecoveredBatch } from './backend.js';
 import type { Budget } from './budget.js';
 import { DeadlineQueue, resolutionFor } from './deadline-queue.js';
 import { Delivery } from './delivery.js';
@@ -124,6 +125,30 @@ export class Intake<K, V> {
     context.taken(delivery, batchId !== undefined);
     if (context.lineUp(delivery)) context.schedule(delivery);
     return delivery;
+  }
+
+  /**
+   * Re-enters what a backend kept from an earlier run, before the first insert: batches that had been
+   * taken become deliveries again under their original ids (ahead of the key's new items), and items
+   * that were still open re-enter their key's open batch. Neither is staged for the backend again.
+   */
+  recover(batches: Iterable<RecoveredBatch<K, V>>): void {
+    const budget = this.#context.budget;
+    for (const { key, items, batchId } of batches) {
+      if (batchId !== undefined) {
+        let bytes = 0;
+        for (const item of items) bytes += budget.measure(item);
+        budget.add(items.length, bytes);
+        this.deliver(key, items, bytes, batchId);
+        continue;
+      }
+      for (const item of items) {
+        const bytes = budget.measure(item);
+        budget.add(1, bytes);
+        const appended = this.store.append(key, item, bytes);
+        if (appended !== Appended.ADDED) this.openedOrFull(key, appended);
+      }
+    }
   }
 
   /**

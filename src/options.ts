@@ -2,8 +2,10 @@
  * The options of a {@link DataBuffer}: their types, their defaults and the one function that checks them.
  * @module
  */
+import type { Backend, LocalBackend } from './backend.js';
 import { describe } from './errors.js';
 import { estimateSize } from './size-of.js';
+import { checkStore } from './write-behind.js';
 
 /** Why a batch ended up in `handleError` instead of being delivered. */
 export type FailureReason =
@@ -140,6 +142,13 @@ export interface DataBufferOptions<K, V, M = unknown> {
    * `beforeExit` event). It cannot help on `process.exit()` or a signal: use `close()` there. @default true
    */
   flushOnExit?: boolean;
+  /**
+   * A backend that keeps buffered items somewhere safer than this process's memory (such as an on-disk
+   * journal), written behind the in-memory stage once per turn of the event loop; `await
+   * buffer.persisted()` waits until what was inserted is durable there. Only backends of kind
+   * `'local'` are supported yet. A backend belongs to one buffer, which closes it last. @default none
+   */
+  store?: Backend<K, V>;
 }
 
 /** The options with every default filled in; what the buffer runs on. */
@@ -166,6 +175,7 @@ export interface ResolvedOptions<K, V, M> {
   readonly onDrop: DropHandler<K, V> | undefined;
   readonly logger: Logger;
   readonly flushOnExit: boolean;
+  readonly store: LocalBackend<K, V> | undefined;
 }
 
 /** The default of every option that has one. */
@@ -226,6 +236,7 @@ const KNOWN_OPTIONS = new Set([
   'onDrop',
   'logger',
   'flushOnExit',
+  'store',
 ]);
 
 /** Largest delay Node's timers accept; longer ones fire at once, so we refuse them. */
@@ -275,6 +286,7 @@ export function resolveOptions<K, V, M>(
     onDrop: optionalFunction(o, 'onDrop'),
     logger: logger(o.logger),
     flushOnExit: boolean(o, 'flushOnExit', defaults.flushOnExit),
+    store: checkStore<K, V>(o.store),
   };
   if (resolved.maxSize !== Number.POSITIVE_INFINITY && resolved.maxSize > resolved.maxBuffered) {
     throw new RangeError(

@@ -126,7 +126,7 @@ const rows: Row[] = [
     how: 'throws',
     error: TypeError,
     message:
-      'Unknown option `intervall`; the options are: handleFlush, handleError, interval, jitter, maxSize, maxSizeJitter, partitions, retryDelay, retryMax, retryBackoff, retryDelayMax, deliveryTimeout, flushTimeout, isRetryable, meta, maxBuffered, maxBufferedBytes, sizeOf, onFull, onDrop, logger, flushOnExit',
+      'Unknown option `intervall`; the options are: handleFlush, handleError, interval, jitter, maxSize, maxSizeJitter, partitions, retryDelay, retryMax, retryBackoff, retryDelayMax, deliveryTimeout, flushTimeout, isRetryable, meta, maxBuffered, maxBufferedBytes, sizeOf, onFull, onDrop, logger, flushOnExit, store',
     run: construct({ handleFlush, intervall: 10 }),
   },
   {

@@ -1,0 +1,191 @@
+/**
+ * Write-behind to a `store` backend: the staging ring that every accepted insert is copied into (two
+ * array writes, no allocation), handed to `backend.write` once per turn of the event loop or at once
+ * when the ring is full; `persisted()`; and the backend's bookkeeping calls (`taken`, `settled`,
+ * `dropped`). A buffer without a `store` has no write-behind at all.
+ *
+ * Owns the ring, the insert sequence numbers, the chain of pending writes and the failure. Invariants:
+ * inserts reach the backend in insert order, numbered 0, 1, 2, … without gaps; the ring is drained
+ * before the backend hears of a take, settle or drop (so it never hears of items it was not given);
+ * after the first failure (fail-stop) nothing more is written or told, and every later `persisted()`
+ * and insert fails with the same {@link StoreFailedError}; the backend is closed once, last.
+ * @module
+ */
+import type { LocalBackend, Staged } from './backend.js';
+import { describe, StoreFailedError } from './errors.js';
+import type { Logger } from './options.js';
+import { onNextTurn } from './timers.js';
+
+/** Inserts the ring holds before it is written at once, without waiting for the turn to end. */
+export const STAGING_RING_SIZE = 4096;
+
+/** The write-behind of one buffer to its backend. */
+export class WriteBehind<K, V> {
+  readonly #backend: LocalBackend<K, V>;
+  readonly #logger: Logger;
+  readonly #capacity: number;
+  /** The ring: preallocated, so staging an insert is two element writes. */
+  readonly #keys: K[];
+  readonly #values: V[];
+  #length = 0;
+  /** Sequence number of the insert in `#keys[0]`. */
+  #firstSeq = 0;
+  #flushQueued = false;
+  /** Settles once every write handed to the backend so far has settled (never rejects). */
+  #written: Promise<void> = Promise.resolve();
+  #closed = false;
+  /** The first failure; set once, and from then on the buffer accepts no inserts (it checks this field). */
+  failure: StoreFailedError | undefined = undefined;
+
+  /** @param capacity - inserts the ring holds (see {@link STAGING_RING_SIZE}). */
+  constructor(backend: LocalBackend<K, V>, logger: Logger, capacity = STAGING_RING_SIZE) {
+    this.#backend = backend;
+    this.#logger = logger;
+    this.#capacity = capacity;
+    this.#keys = new Array<K>(capacity);
+    this.#values = new Array<V>(capacity);
+  }
+
+  /** Copies an accepted insert into the ring; written at the end of this turn, or now if the ring is full. */
+  stage(key: K, value: V): void {
+    const index = this.#length;
+    this.#keys[index] = key;
+    this.#values[index] = value;
+    this.#length = index + 1;
+    if (index === 0 && !this.#flushQueued) {
+      this.#flushQueued = true;
+      onNextTurn(this.#endOfTurn);
+    }
+    if (index + 1 === this.#capacity) this.flush();
+  }
+
+  readonly #endOfTurn = (): void => {
+    this.#flushQueued = false;
+    this.flush();
+  };
+
+  /** Hands what the ring holds to `backend.write`, now. */
+  flush(): void {
+    const length = this.#length;
+    if (length === 0) return;
+    const staged: Staged<K, V> = { length, keys: this.#keys, values: this.#values, firstSeq: this.#firstSeq };
+    this.#length = 0;
+    this.#firstSeq += length;
+    if (this.failure === undefined) {
+      let write: Promise<void>;
+      try {
+        write = Promise.resolve(this.#backend.write(staged));
+      } catch (error) {
+        write = Promise.reject(error);
+      }
+      const settled = write.then(undefined, (error: unknown) => this.#fail('write', error));
+      const before = this.#written;
+      this.#written = before.then(() => settled);
+    }
+    // `write` has read the ring: let go of the items, so that staged values do not outlive their delivery.
+    this.#keys.fill(undefined as K, 0, length);
+    this.#values.fill(undefined as V, 0, length);
+  }
+
+  /** The key's oldest `count` untaken items became the batch `batchId`. */
+  taken(key: K, count: number, batchId: string): void {
+    this.flush();
+    if (this.failure !== undefined) return;
+    try {
+      this.#backend.taken(key, count, batchId);
+    } catch (error) {
+      this.#fail('taken', error);
+    }
+  }
+
+  /** The batch `batchId` settled. */
+  settled(batchId: string): void {
+    this.flush();
+    if (this.failure !== undefined) return;
+    try {
+      this.#backend.settled(batchId);
+    } catch (error) {
+      this.#fail('settled', error);
+    }
+  }
+
+  /** The key's oldest `count` untaken items were dropped or dumped. */
+  dropped(key: K, count: number): void {
+    this.flush();
+    if (this.failure !== undefined) return;
+    try {
+      this.#backend.dropped(key, count);
+    } catch (error) {
+      this.#fail('dropped', error);
+    }
+  }
+
+  /**
+   * Resolves once everything staged before the call is written and the backend says it is durable;
+   * rejects with the {@link StoreFailedError} once the backend failed.
+   */
+  async persisted(): Promise<void> {
+    this.flush();
+    await this.#written;
+    if (this.failure !== undefined) throw this.failure;
+    if (this.#closed) return; // closed after every write succeeded: all of it is durable
+    try {
+      await this.#backend.durable();
+    } catch (error) {
+      this.#fail('durable', error);
+    }
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Drains the ring, waits for the writes, and closes the backend (last, once); failures are logged. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.flush();
+    await this.#written;
+    this.#closed = true;
+    try {
+      await this.#backend.close();
+    } catch (error) {
+      this.#logger.error('data-buffer: closing the store failed', { error });
+    }
+  }
+
+  #fail(operation: string, error: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = new StoreFailedError(operation, error);
+    this.#logger.error(`data-buffer: ${this.failure.message}`, { error });
+  }
+}
+
+const BACKEND_METHODS = ['open', 'write', 'durable', 'close'] as const;
+const LOCAL_BACKEND_METHODS = ['recover', 'taken', 'settled', 'dropped'] as const;
+
+/**
+ * Checks the `store` option: a backend of kind `'local'`, or nothing. A shared backend is refused for
+ * now: claiming batches from a shared store is a later step (see CONTRIBUTING.md).
+ */
+export function checkStore<K, V>(value: unknown): LocalBackend<K, V> | undefined {
+  if (value === undefined) return undefined;
+  const allowed =
+    "a backend object of kind 'local' (with open, write, durable, close, recover, taken, settled and dropped methods)";
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`Expected \`store\` to be ${allowed}, got ${describe(value)}`);
+  }
+  const backend = value as Record<string, unknown>;
+  if (backend.kind === 'shared') {
+    throw new TypeError(
+      "A `store` of kind 'shared' is not supported yet: a buffer cannot claim batches from a shared store in this version; use a backend of kind 'local'",
+    );
+  }
+  if (backend.kind !== 'local') {
+    throw new TypeError(`Expected \`store.kind\` to be 'local', got ${describe(backend.kind)}`);
+  }
+  for (const method of [...BACKEND_METHODS, ...LOCAL_BACKEND_METHODS]) {
+    if (typeof backend[method] !== 'function') {
+      throw new TypeError(
+        `Expected \`store.${method}\` to be a function, got ${describe(backend[method])}; \`store\` must be ${allowed}`,
+      );
+    }
+  }
+  return value as LocalBackend<K, V>;
+}
