@@ -11,7 +11,7 @@
  */
 import type { Budget, ReadyOptions } from './budget.js';
 import type { CloseOptions, CloseReport, Closing } from './closing.js';
-import { FAILING, QUEUED, RETRYING, RUNNING } from './delivery.js';
+import { FAILING, isCounted, QUEUED, RETRYING, RUNNING } from './delivery.js';
 import { channels } from './diagnostics.js';
 import { BufferClosedError, describe } from './errors.js';
 import type { Intake } from './intake.js';
@@ -196,7 +196,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   count(key: K): number {
     let count = this.#store.items(key)?.length ?? 0;
     for (const delivery of this.#settling.lines.of(key)) {
-      if (delivery.state !== FAILING) count += delivery.items.length;
+      if (isCounted(delivery)) count += delivery.items.length;
     }
     return count;
   }
@@ -272,7 +272,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       const part = parts[first.partition]!;
       part.keys++;
       for (const delivery of lines.of(first.key)) {
-        if (delivery.state !== FAILING) part.items += delivery.items.length;
+        if (isCounted(delivery)) part.items += delivery.items.length;
         if (delivery.state === RUNNING || delivery.state === FAILING) part.inFlight++;
         else if (delivery.state === RETRYING) part.retrying++;
         else if (delivery.state === QUEUED) part.queued++;

@@ -164,7 +164,7 @@ export class Intake<K, V> {
   #expire(key: K, batch: BatchToken): boolean {
     if (this.store.batch(key) !== batch) return true;
     const partition = this.#due.length === 1 ? 0 : this.partitionOf(key);
-    if (this.#hasRoom(partition)) {
+    if (this.#takesDue(partition)) {
       this.take(key, true);
       return true;
     }
@@ -175,8 +175,8 @@ export class Intake<K, V> {
     return true;
   }
 
-  /** Whether the partition takes a due batch now: nothing due waits for it, and its backlog is not full. */
-  #hasRoom(partition: number): boolean {
+  /** Whether the partition takes a due batch now (not the budget's room): nothing due waits for it, and its backlog is not full. */
+  #takesDue(partition: number): boolean {
     return (
       (this.#due[partition] as Queue<K | BatchToken>).length === 0 &&
       this.#context.queued(partition) < PARTITION_BACKLOG
@@ -191,7 +191,7 @@ export class Intake<K, V> {
     const count = this.#due.length;
     for (let i = 0; i < count; i++) {
       const index = (this.#partitionWithRoom + i) % count;
-      if (this.#hasRoom(index)) {
+      if (this.#takesDue(index)) {
         this.#partitionWithRoom = index;
         return true;
       }
