@@ -36,8 +36,11 @@ export interface IntakeContext<K, V> {
   schedule(delivery: Delivery<K, V>): void;
   /** A new delivery exists (`'drop-oldest'` may drop it until it starts; a backend is told of a take). */
   taken(delivery: Delivery<K, V>, recovered: boolean): void;
-  /** A batch opened: the buffer holds items (watch for the process running out of work). */
-  opened(): void;
+  /**
+   * Watches for the process running out of work while the buffer holds items: started when a batch
+   * opens and it is not on yet. An object with a field, not a callback: read on every batch opened.
+   */
+  readonly exitWatch: { readonly watching: boolean; watch(): void };
 }
 
 /** The local stage and the way out of it. */
@@ -88,7 +91,8 @@ export class Intake<K, V> {
       const { interval, jitter } = this.#options;
       const batch = this.store.batch(key) as BatchToken;
       this.#deadlines.add(key, batch, now() + interval + (jitter === 0 ? 0 : Math.random() * jitter));
-      this.#context.opened();
+      const exitWatch = this.#context.exitWatch;
+      if (!exitWatch.watching) exitWatch.watch();
     }
     if ((appended & Appended.FULL) !== 0) this.take(key);
   }

@@ -144,9 +144,7 @@ export function buildParts<K, V, M>(
           writeBehind.taken(delivery.key, delivery.items.length, intake.batchIdOf(delivery));
         }
       },
-      opened: () => {
-        if (!closing.watching) closing.watch();
-      },
+      exitWatch: closing,
     },
     resolved as ResolvedOptions<K, V, unknown>,
   );
