@@ -21,7 +21,8 @@ export interface GiveUpContext<K, V, M> {
   /** The public buffer, named in diagnostics messages. */
   readonly buffer: object;
   readonly counters: Counters;
-  readonly settling: Settling<K, V>;
+  /** Only what giving up does to a delivery's life: stop counting it, then settle it. */
+  readonly settling: Pick<Settling<K, V>, 'uncount' | 'afterRelease' | 'settle'>;
   /** The buffer's retry and `handleError` timers. */
   readonly timers: TimerGroup;
   /** The `handleError` override point. */

@@ -23,7 +23,7 @@ export interface OnFullContext<K, V> {
   readonly counters: Counters;
   readonly budget: Budget<V>;
   /** The local stage, whose open batches hold the oldest items after the unstarted deliveries. */
-  readonly store: BatchStore<K, V>;
+  readonly store: Pick<BatchStore<K, V>, 'oldestKey' | 'items' | 'shift' | 'take'>;
   /** A delivery emptied by eviction is done. */
   settle(delivery: Delivery<K, V>): void;
   /** The key's oldest `count` open items were dropped (a backend is told). */
