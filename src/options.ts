@@ -127,7 +127,10 @@ export interface DataBufferOptions<K, V, M = unknown> {
   maxBuffered?: number;
   /** Most bytes held at once, as estimated by `sizeOf`; `Infinity` skips the estimate. @default 268_435_456 (256 MiB) */
   maxBufferedBytes?: number;
-  /** Estimated bytes of one item, for `maxBufferedBytes`. @default a walk of strings, Buffers, arrays and plain objects */
+  /**
+   * Estimated bytes of one item, for `maxBufferedBytes`.
+   * @default {@link estimateSize}: a bounded walk that errs high and never calls getters (see the README)
+   */
   sizeOf?: (value: V) => number;
   /** What an insert into a full buffer does. @default 'block' */
   onFull?: OnFullPolicy;
