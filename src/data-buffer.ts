@@ -12,6 +12,8 @@ import {
   DeliveryTimeoutError,
   describe,
   FlushTimeoutError,
+  invalidArgType,
+  invalidReturnValue,
   NonRetryableError,
   ReadyTimeoutError,
   ShutdownError,
@@ -287,7 +289,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   constructor(options?: DataBufferOptions<K, V, M>) {
     const resolved = resolveOptions(options);
     if (resolved.handleFlush === undefined && this.handleFlush === DataBuffer.prototype.handleFlush) {
-      throw new TypeError(
+      throw invalidArgType(
         'Expected `handleFlush` to be a function (or a subclass to override the `handleFlush` method), got `undefined` (undefined)',
       );
     }
@@ -515,7 +517,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     const timeout = checkTimeout(options.timeout);
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describe(signal)}`);
+      throw invalidArgType(`Expected \`signal\` to be an AbortSignal, got ${describe(signal)}`);
     }
     if (this.#closed) return Promise.reject(new BufferClosedError('ready'));
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -566,10 +568,16 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     const bytes = this.#options.sizeOf(value);
     // `typeof` first: a numeric string passes `>= 0` and would turn the byte count into a string.
     if (typeof bytes !== 'number') {
-      throw new TypeError(`Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`);
+      throw invalidReturnValue(
+        `Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`,
+        false,
+      );
     }
     if (!(bytes >= 0) || bytes === Number.POSITIVE_INFINITY) {
-      throw new RangeError(`Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`);
+      throw invalidReturnValue(
+        `Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`,
+        true,
+      );
     }
     return bytes;
   }
@@ -1323,7 +1331,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 /** Misuse, not a runtime failure: a method's options must be an object (or left out). */
 function checkOptionsObject(method: string, options: unknown): void {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected the options of \`${method}\` to be an object, got ${describe(options)}`);
+    throw invalidArgType(`Expected the options of \`${method}\` to be an object, got ${describe(options)}`);
   }
 }
 
@@ -1342,7 +1350,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function toArray<V>(values: Iterable<V>): V[] {
   if (values === null || typeof (values as Iterable<V>)?.[Symbol.iterator] !== 'function') {
-    throw new TypeError(`Expected \`values\` to be an array or another iterable, got ${describe(values)}`);
+    throw invalidArgType(`Expected \`values\` to be an array or another iterable, got ${describe(values)}`);
   }
   return [...values];
 }

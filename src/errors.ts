@@ -12,8 +12,19 @@
  * | `ERR_SHUTDOWN` | {@link ShutdownError} | `close({ timeout })` reached its deadline with the batch undelivered |
  * | `ERR_NON_RETRYABLE` | {@link NonRetryableError} | thrown by a handler to skip the remaining retries |
  *
+ *
+ * Misuse errors carry Node's codes, as Node's own `TypeError`s and `RangeError`s do:
+ *
+ * | code | class | when |
+ * |---|---|---|
+ * | `ERR_INVALID_ARG_TYPE` | `TypeError` | an option or argument of the wrong type |
+ * | `ERR_INVALID_ARG_VALUE` | `TypeError` | the right type, not an allowed value (an unknown option, a policy name) |
+ * | `ERR_OUT_OF_RANGE` | `RangeError` | a number out of its range, or options that contradict each other |
+ * | `ERR_INVALID_RETURN_VALUE` | `TypeError` / `RangeError` | a callback (`sizeOf`, `retryBackoff`) returned something unusable |
+ *
  * @module
  */
+import { inspect, types } from 'node:util';
 
 /** Stable codes of every error class the library throws or passes to `handleError`. */
 export type DataBufferErrorCode =
@@ -24,6 +35,46 @@ export type DataBufferErrorCode =
   | 'ERR_DELIVERY_TIMEOUT'
   | 'ERR_SHUTDOWN'
   | 'ERR_NON_RETRYABLE';
+
+/** The `code` of a misuse error (a `TypeError` or `RangeError`), as Node's own errors have it. */
+export type MisuseErrorCode =
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_INVALID_RETURN_VALUE';
+
+/** A misuse error: a plain `TypeError` or `RangeError` with a Node-style `code`. */
+export type MisuseError<E extends Error = TypeError | RangeError> = E & { readonly code: MisuseErrorCode };
+
+/** `ERR_INVALID_ARG_TYPE`: an option or argument of the wrong type. */
+export function invalidArgType(message: string): MisuseError<TypeError> {
+  return withCode(new TypeError(message), 'ERR_INVALID_ARG_TYPE', invalidArgType);
+}
+
+/** `ERR_INVALID_ARG_VALUE`: the right type but not an allowed value. */
+export function invalidArgValue(message: string): MisuseError<TypeError> {
+  return withCode(new TypeError(message), 'ERR_INVALID_ARG_VALUE', invalidArgValue);
+}
+
+/** `ERR_OUT_OF_RANGE`: a number out of its range, or options that contradict each other. */
+export function outOfRange(message: string): MisuseError<RangeError> {
+  return withCode(new RangeError(message), 'ERR_OUT_OF_RANGE', outOfRange);
+}
+
+/**
+ * `ERR_INVALID_RETURN_VALUE`: a callback returned something unusable; a `TypeError` for the wrong
+ * type, a `RangeError` for a number out of range.
+ */
+export function invalidReturnValue(message: string, outOfRangeNumber: boolean): MisuseError {
+  const error = outOfRangeNumber ? new RangeError(message) : new TypeError(message);
+  return withCode(error, 'ERR_INVALID_RETURN_VALUE', invalidReturnValue);
+}
+
+function withCode<E extends Error>(error: E, code: MisuseErrorCode, factory: Function): MisuseError<E> {
+  // The stack starts where the misuse was found, not in this module's factory.
+  Error.captureStackTrace(error, factory);
+  return Object.assign(error, { code });
+}
 
 /** Base class of the library's runtime errors: check `instanceof DataBufferError` or `error.code`. */
 export class DataBufferError extends Error {
@@ -133,15 +184,41 @@ export function toError(thrown: unknown): Error {
   return error;
 }
 
-/** A short, safe description of any value for error messages: `` `-1` (number) ``. */
+/** How values are printed in messages: one line, shallow, and without running the value's own code. */
+const INSPECT_OPTIONS = {
+  depth: 2,
+  breakLength: Number.POSITIVE_INFINITY,
+  maxArrayLength: 10,
+  maxStringLength: 60,
+  customInspect: false,
+  getters: false,
+  showProxy: false,
+} as const;
+/** Longest value shown in a message, in characters. */
+const MAX_SHOWN = 80;
+
+/**
+ * A short, safe description of any value for error messages, printed with `util.inspect` and capped
+ * at 80 characters: `` `-1` (number) ``, `` `'5s'` (string) ``, `` `{ error: 1 }` (object) ``. Never
+ * throws and runs none of the value's code (getters, custom inspect, Proxy traps).
+ */
 export function describe(value: unknown): string {
   let shown: string;
   try {
-    shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+    shown =
+      typeof value === 'string' && value.length > 60
+        ? `${inspect(value.slice(0, 60), INSPECT_OPTIONS)}...`
+        : inspect(value, INSPECT_OPTIONS);
   } catch {
-    shown = Object.prototype.toString.call(value);
+    shown = '<uninspectable>';
   }
-  if (shown.length > 60) shown = `${shown.slice(0, 57)}...`;
-  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  return `\`${shown}\` (${type})`;
+  if (shown.length > MAX_SHOWN) shown = `${shown.slice(0, MAX_SHOWN - 3)}...`;
+  return `\`${shown}\` (${typeName(value)})`;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  // `Array.isArray` throws on a revoked Proxy.
+  if (typeof value === 'object' && !types.isProxy(value) && Array.isArray(value)) return 'array';
+  return typeof value;
 }

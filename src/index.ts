@@ -24,6 +24,8 @@ export {
   type DataBufferErrorCode,
   DeliveryTimeoutError,
   FlushTimeoutError,
+  type MisuseError,
+  type MisuseErrorCode,
   NonRetryableError,
   ReadyTimeoutError,
   ShutdownError,
