@@ -76,10 +76,39 @@ function withCode<E extends Error>(error: E, code: MisuseErrorCode, factory: Fun
   return Object.assign(error, { code });
 }
 
+/**
+ * The brand of the library's errors: an instance's code under a key that every copy of the package
+ * shares (`Symbol.for`), so `instanceof` holds across copies (an app that loads both the ESM and the
+ * CommonJS build gets two of each class), as undici does it.
+ */
+const kCode: unique symbol = Symbol.for('data-buffer.error.code') as never;
+
+/** The code each of the library's classes requires of an instance; `'any'` for the base class. */
+const brands = new WeakMap<Function, DataBufferErrorCode | 'any'>();
+
+/**
+ * `instanceof` for the error classes: the library's own classes check the brand, so an instance from
+ * another copy of the package passes; a user's subclass checks its prototype chain as usual. A Proxy
+ * is never an instance (its traps do not run).
+ */
+function hasInstance(type: Function, instance: unknown): boolean {
+  if (typeof instance !== 'object' || instance === null || types.isProxy(instance)) return false;
+  const brand = brands.get(type);
+  if (brand === undefined) return Function.prototype[Symbol.hasInstance].call(type, instance);
+  const code = (instance as { [kCode]?: unknown })[kCode];
+  return brand === 'any' ? typeof code === 'string' : code === brand;
+}
+
 /** Base class of the library's runtime errors: check `instanceof DataBufferError` or `error.code`. */
 export class DataBufferError extends Error {
   /** Stable, documented identifier of the failure. */
   readonly code: DataBufferErrorCode;
+
+  /** Whether `instance` is one of this class, from this copy of the package or another (see the brand). */
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: subclasses inherit it; `this` is the class asked about.
+    return hasInstance(this, instance);
+  }
 
   /**
    * @param code - the stable code.
@@ -94,6 +123,11 @@ export class DataBufferError extends Error {
   /** The class name, such as `'ShutdownError'`. */
   override get name(): string {
     return this.constructor.name;
+  }
+
+  /** The brand that `instanceof` reads, in every copy of the package. @internal */
+  get [kCode](): DataBufferErrorCode {
+    return this.code;
   }
 }
 
@@ -176,6 +210,15 @@ export class NonRetryableError extends DataBufferError {
     super('ERR_NON_RETRYABLE', message, options);
   }
 }
+
+brands.set(DataBufferError, 'any');
+brands.set(BufferClosedError, 'ERR_BUFFER_CLOSED');
+brands.set(BufferFullError, 'ERR_BUFFER_FULL');
+brands.set(ReadyTimeoutError, 'ERR_READY_TIMEOUT');
+brands.set(FlushTimeoutError, 'ERR_FLUSH_TIMEOUT');
+brands.set(DeliveryTimeoutError, 'ERR_DELIVERY_TIMEOUT');
+brands.set(ShutdownError, 'ERR_SHUTDOWN');
+brands.set(NonRetryableError, 'ERR_NON_RETRYABLE');
 
 /** Turns anything thrown into an `Error`, so handlers and logs always get one (`throw 42` included). */
 export function toError(thrown: unknown): Error {
