@@ -44,7 +44,10 @@ export type MisuseErrorCode =
   | 'ERR_INVALID_RETURN_VALUE';
 
 /** A misuse error: a plain `TypeError` or `RangeError` with a Node-style `code`. */
-export type MisuseError<E extends Error = TypeError | RangeError> = E & { readonly code: MisuseErrorCode };
+export type MisuseError<E extends Error = TypeError | RangeError> = E & {
+  /** What was wrong, as Node's own errors say it. */
+  readonly code: MisuseErrorCode;
+};
 
 /** `ERR_INVALID_ARG_TYPE`: an option or argument of the wrong type. */
 export function invalidArgType(message: string): MisuseError<TypeError> {

@@ -68,6 +68,11 @@ export function estimateSize(value: unknown): number {
   // It runs on every insert under the default `maxBufferedBytes`: numbers and strings skip the walk.
   if (typeof value === 'number') return 8;
   if (typeof value === 'string') return 16 + value.length * 2;
+  return walk(value);
+}
+
+/** Everything but numbers and strings; kept apart so that {@link estimateSize} stays small enough to inline. */
+function walk(value: unknown): number {
   visitsLeft = MAX_VISITS;
   try {
     return sizeAt(value, 0);
