@@ -23,7 +23,7 @@ const ACCESSOR = 64;
 const STACK = 2048;
 /** What an item counts when walking it failed in a way not foreseen (an exotic host object). */
 const FALLBACK = 1024 * 1024;
-/** Node's pool for small Buffers: a view onto a buffer of at most this size counts its own bytes only. */
+/** Node's pool for small Buffers: a view onto an ArrayBuffer of at most this size counts its own bytes only. */
 const POOL_SIZE = 8192;
 
 /** Values left to look at in the current estimate; reset by {@link estimateSize}, which never re-enters. */
@@ -53,13 +53,13 @@ function intrinsicGetter(prototype: object, name: string): (this: unknown) => nu
  * Estimates the bytes an item keeps alive, erring high:
  * - a string counts 16 + 2 per character (each item holding a string counts it, even one shared with other items);
  * - an `ArrayBuffer` its byte length; a typed array, `Buffer` or `DataView` the whole `ArrayBuffer` it
- *   views, except a view onto Node's 8 KiB pool of small Buffers, which counts its own bytes;
+ *   views, except a view onto one of 8 KiB or less (Node's pool of small Buffers), which counts its own bytes;
  * - arrays, plain objects and class instances their own enumerable data properties, `Map`s and `Set`s
  *   their entries, `Error`s their message, stack, `cause`, `errors` and own fields, all walked 8 levels
  *   deep and at most 4096 values per item: past that, the rest of an array, Map, Set or object counts as the
  *   average of what was seen, and an object not looked into counts 4 KiB;
  * - an accessor property 64 bytes (its getter is never called), a Proxy 4 KiB (its traps never run),
- *   a function 64 bytes, a `Date` 32.
+ *   a `WeakMap`, `WeakSet` or `Promise` 4 KiB, a function 64 bytes, a `Date` 32.
  * What it cannot see: `#private` fields, non-enumerable properties (other than an Error's), symbol
  * keys and what closures capture; pass your own `sizeOf` for items that hold data there. It never
  * throws: anything it cannot walk counts 1 MiB.
