@@ -1,6 +1,6 @@
 /**
- * Runtime errors raised by data-buffer. Each has a stable `code` to branch on; misuse (bad options,
- * wrong argument types) throws plain `TypeError` / `RangeError` instead.
+ * Errors raised by data-buffer. Runtime failures use the classes below, each with a stable `code` to
+ * branch on; misuse (bad options, wrong argument types) throws `TypeError` / `RangeError` instead.
  *
  * | code | class | when |
  * |---|---|---|
@@ -12,14 +12,13 @@
  * | `ERR_SHUTDOWN` | {@link ShutdownError} | `close({ timeout })` reached its deadline with the batch undelivered |
  * | `ERR_NON_RETRYABLE` | {@link NonRetryableError} | thrown by a handler to skip the remaining retries |
  *
- *
  * Misuse errors carry Node's codes, as Node's own `TypeError`s and `RangeError`s do:
  *
  * | code | class | when |
  * |---|---|---|
  * | `ERR_INVALID_ARG_TYPE` | `TypeError` | an option or argument of the wrong type |
  * | `ERR_INVALID_ARG_VALUE` | `TypeError` | the right type, not an allowed value (an unknown option, a policy name) |
- * | `ERR_OUT_OF_RANGE` | `RangeError` | a number out of its range, or options that contradict each other |
+ * | `ERR_OUT_OF_RANGE` | `RangeError` | a number out of its range, alone or against another option |
  * | `ERR_INVALID_RETURN_VALUE` | `TypeError` / `RangeError` | a callback (`sizeOf`, `retryBackoff`) returned something unusable |
  *
  * @module
@@ -59,7 +58,7 @@ export function invalidArgValue(message: string): MisuseError<TypeError> {
   return withCode(new TypeError(message), 'ERR_INVALID_ARG_VALUE', invalidArgValue);
 }
 
-/** `ERR_OUT_OF_RANGE`: a number out of its range, or options that contradict each other. */
+/** `ERR_OUT_OF_RANGE`: a number out of its range, alone or against another option. */
 export function outOfRange(message: string): MisuseError<RangeError> {
   return withCode(new RangeError(message), 'ERR_OUT_OF_RANGE', outOfRange);
 }

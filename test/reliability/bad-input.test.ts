@@ -749,7 +749,7 @@ function renderTable(all: Row[]): string {
     'Every misuse of the API, and what the caller gets: the class, the code and the exact message. Misuse',
     '(a bad option, a wrong argument type) throws `TypeError` or `RangeError` synchronously, with the code',
     "Node's own errors use: `ERR_INVALID_ARG_TYPE` (wrong type), `ERR_INVALID_ARG_VALUE` (right type, value",
-    'not allowed), `ERR_OUT_OF_RANGE` (a number out of range, or options that contradict each other) or',
+    'not allowed), `ERR_OUT_OF_RANGE` (a number out of range, alone or against another option) or',
     '`ERR_INVALID_RETURN_VALUE` (a callback returned something unusable). The value received is printed with',
     '`util.inspect` (one line, 2 levels deep, no getters or custom inspect run) and cut at 80 characters.',
     'Runtime failures use the library\'s own classes, each with a stable `code` (see the README\'s "Errors"',
