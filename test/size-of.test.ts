@@ -2,6 +2,7 @@
  * The default `sizeOf` (`estimateSize`): it errs high on what an item keeps alive, in bounded time, and
  * never runs user code (getters, Proxy traps) or throws.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DataBuffer, estimateSize } from '../src/index.js';
 
@@ -153,5 +154,37 @@ describe('the default sizeOf', () => {
     expect(estimateSize(true)).toBe(4);
     expect(estimateSize(null)).toBe(8);
     expect(estimateSize(undefined)).toBe(8);
+  });
+
+  it('for any value: a finite figure, at least twice the characters of every string it holds', () => {
+    /** The characters of every string reachable through values (not object keys), each occurrence counted. */
+    const characters = (value: unknown): number => {
+      if (typeof value === 'string') return value.length;
+      if (value === null || typeof value !== 'object') return 0;
+      if (value instanceof Map) return [...value].reduce((n, [k, v]) => n + characters(k) + characters(v), 0);
+      if (value instanceof Set) return [...value].reduce((n, v) => n + characters(v), 0);
+      return Object.values(value).reduce((n: number, v) => n + characters(v), 0);
+    };
+    fc.assert(
+      fc.property(
+        fc.anything({
+          maxDepth: 6,
+          withMap: true,
+          withSet: true,
+          withBigInt: true,
+          withDate: true,
+          withTypedArray: true,
+          withSparseArray: true,
+          withNullPrototype: true,
+          withBoxedValues: true,
+        }),
+        (value) => {
+          const size = estimateSize(value);
+          expect(Number.isFinite(size) && size >= 0).toBe(true);
+          expect(size).toBeGreaterThanOrEqual(2 * characters(value));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
