@@ -8,7 +8,7 @@
  * `onFull: 'drop-oldest'` may not drop); while `held < quickInsertsBelow`, an insert needs no check.
  * @module
  */
-import { BufferFullError, describe, ReadyTimeoutError } from './errors.js';
+import { BufferFullError, describe, invalidReturnValue, ReadyTimeoutError } from './errors.js';
 import { startTimer, type Timer } from './timers.js';
 
 /** Options of {@link DataBuffer.ready}. */
@@ -96,10 +96,16 @@ export class Budget<V> {
     const bytes = this.#sizeOf(value);
     // `typeof` first: a numeric string passes `>= 0` and would turn the byte count into a string.
     if (typeof bytes !== 'number') {
-      throw new TypeError(`Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`);
+      throw invalidReturnValue(
+        `Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`,
+        false,
+      );
     }
     if (!(bytes >= 0) || bytes === Number.POSITIVE_INFINITY) {
-      throw new RangeError(`Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`);
+      throw invalidReturnValue(
+        `Expected \`sizeOf\` to return a finite number >= 0, got ${describe(bytes)}`,
+        true,
+      );
     }
     return bytes;
   }

@@ -3,7 +3,7 @@
  * @module
  */
 import type { CloseReport } from './data-buffer.js';
-import { describe } from './errors.js';
+import { describe, invalidArgType, invalidArgValue } from './errors.js';
 import { type Closable, liveBuffers } from './live-buffers.js';
 import { checkTimeout, type Logger } from './options.js';
 
@@ -48,9 +48,8 @@ const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = {
 export function closeOnSignals(options: CloseOnSignalsOptions = {}): () => void {
   const { signals = ['SIGTERM', 'SIGINT'], timeout = 10_000, exit = true, logger = console } = options;
   if (!Array.isArray(signals) || signals.length === 0 || !signals.every((s) => typeof s === 'string')) {
-    throw new TypeError(
-      `Expected \`signals\` to be a non-empty array of signal names, got ${describe(signals)}`,
-    );
+    const report = Array.isArray(signals) && signals.length === 0 ? invalidArgValue : invalidArgType;
+    throw report(`Expected \`signals\` to be a non-empty array of signal names, got ${describe(signals)}`);
   }
   checkTimeout(timeout);
   let closing = false;

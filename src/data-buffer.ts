@@ -13,7 +13,7 @@ import type { Budget, ReadyOptions } from './budget.js';
 import type { CloseOptions, CloseReport, Closing } from './closing.js';
 import { FAILING, isCounted, QUEUED, RETRYING, RUNNING } from './delivery.js';
 import { channels } from './diagnostics.js';
-import { BufferClosedError, describe } from './errors.js';
+import { BufferClosedError, describe, invalidArgType } from './errors.js';
 import type { Intake } from './intake.js';
 import { registerLive, unregisterLive } from './live-buffers.js';
 import type { OnFull } from './on-full.js';
@@ -76,7 +76,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   constructor(options?: DataBufferOptions<K, V, M>) {
     const resolved = resolveOptions(options);
     if (resolved.handleFlush === undefined && this.handleFlush === DataBuffer.prototype.handleFlush) {
-      throw new TypeError(
+      throw invalidArgType(
         'Expected `handleFlush` to be a function (or a subclass to override the `handleFlush` method), got `undefined` (undefined)',
       );
     }
@@ -308,7 +308,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     const timeout = checkTimeout(options.timeout);
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describe(signal)}`);
+      throw invalidArgType(`Expected \`signal\` to be an AbortSignal, got ${describe(signal)}`);
     }
     if (this.#closed) return Promise.reject(new BufferClosedError('ready'));
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -340,13 +340,13 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 /** Misuse, not a runtime failure: a method's options must be an object (or left out). */
 function checkOptionsObject(method: string, options: unknown): void {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected the options of \`${method}\` to be an object, got ${describe(options)}`);
+    throw invalidArgType(`Expected the options of \`${method}\` to be an object, got ${describe(options)}`);
   }
 }
 
 function toArray<V>(values: Iterable<V>): V[] {
   if (values === null || typeof (values as Iterable<V>)?.[Symbol.iterator] !== 'function') {
-    throw new TypeError(`Expected \`values\` to be an array or another iterable, got ${describe(values)}`);
+    throw invalidArgType(`Expected \`values\` to be an array or another iterable, got ${describe(values)}`);
   }
   return [...values];
 }

@@ -1,6 +1,6 @@
 /**
- * Runtime errors raised by data-buffer. Each has a stable `code` to branch on; misuse (bad options,
- * wrong argument types) throws plain `TypeError` / `RangeError` instead.
+ * Errors raised by data-buffer. Runtime failures use the classes below, each with a stable `code` to
+ * branch on; misuse (bad options, wrong argument types) throws `TypeError` / `RangeError` instead.
  *
  * | code | class | when |
  * |---|---|---|
@@ -13,8 +13,18 @@
  * | `ERR_NON_RETRYABLE` | {@link NonRetryableError} | thrown by a handler to skip the remaining retries |
  * | `ERR_STORE_FAILED` | {@link StoreFailedError} | the `store` backend failed: inserts and `persisted()` fail from then on |
  *
+ * Misuse errors carry Node's codes, as Node's own `TypeError`s and `RangeError`s do:
+ *
+ * | code | class | when |
+ * |---|---|---|
+ * | `ERR_INVALID_ARG_TYPE` | `TypeError` | an option or argument of the wrong type |
+ * | `ERR_INVALID_ARG_VALUE` | `TypeError` | the right type, not an allowed value (an unknown option, a policy name) |
+ * | `ERR_OUT_OF_RANGE` | `RangeError` | a number out of its range, alone or against another option |
+ * | `ERR_INVALID_RETURN_VALUE` | `TypeError` / `RangeError` | a callback (`sizeOf`, `retryBackoff`) returned something unusable |
+ *
  * @module
  */
+import { inspect, types } from 'node:util';
 
 /** Stable codes of every error class the library throws or passes to `handleError`. */
 export type DataBufferErrorCode =
@@ -27,10 +37,82 @@ export type DataBufferErrorCode =
   | 'ERR_NON_RETRYABLE'
   | 'ERR_STORE_FAILED';
 
+/** The `code` of a misuse error (a `TypeError` or `RangeError`), as Node's own errors have it. */
+export type MisuseErrorCode =
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_INVALID_RETURN_VALUE';
+
+/** A misuse error: a plain `TypeError` or `RangeError` with a Node-style `code`. */
+export type MisuseError<E extends Error = TypeError | RangeError> = E & {
+  /** What was wrong, as Node's own errors say it. */
+  readonly code: MisuseErrorCode;
+};
+
+/** `ERR_INVALID_ARG_TYPE`: an option or argument of the wrong type. */
+export function invalidArgType(message: string): MisuseError<TypeError> {
+  return withCode(new TypeError(message), 'ERR_INVALID_ARG_TYPE', invalidArgType);
+}
+
+/** `ERR_INVALID_ARG_VALUE`: the right type but not an allowed value. */
+export function invalidArgValue(message: string): MisuseError<TypeError> {
+  return withCode(new TypeError(message), 'ERR_INVALID_ARG_VALUE', invalidArgValue);
+}
+
+/** `ERR_OUT_OF_RANGE`: a number out of its range, alone or against another option. */
+export function outOfRange(message: string): MisuseError<RangeError> {
+  return withCode(new RangeError(message), 'ERR_OUT_OF_RANGE', outOfRange);
+}
+
+/**
+ * `ERR_INVALID_RETURN_VALUE`: a callback returned something unusable; a `TypeError` for the wrong
+ * type, a `RangeError` for a number out of range.
+ */
+export function invalidReturnValue(message: string, outOfRangeNumber: boolean): MisuseError {
+  const error = outOfRangeNumber ? new RangeError(message) : new TypeError(message);
+  return withCode(error, 'ERR_INVALID_RETURN_VALUE', invalidReturnValue);
+}
+
+function withCode<E extends Error>(error: E, code: MisuseErrorCode, factory: Function): MisuseError<E> {
+  // The stack starts where the misuse was found, not in this module's factory.
+  Error.captureStackTrace(error, factory);
+  return Object.assign(error, { code });
+}
+
+/**
+ * The brand of the library's errors: an instance's code under a key that every copy of the package
+ * shares (`Symbol.for`), so `instanceof` holds across copies (an app that loads both the ESM and the
+ * CommonJS build gets two of each class), as undici does it.
+ */
+const kCode: unique symbol = Symbol.for('data-buffer.error.code') as never;
+
+/** The code each of the library's classes requires of an instance; `'any'` for the base class. */
+const brands = new WeakMap<Function, DataBufferErrorCode | 'any'>();
+
+/**
+ * `instanceof` for the error classes: the library's own classes check the brand, so an instance from
+ * another copy of the package passes; a user's subclass checks its prototype chain as usual. A Proxy
+ * is never an instance (its traps do not run).
+ */
+function hasInstance(type: Function, instance: unknown): boolean {
+  if (typeof instance !== 'object' || instance === null || types.isProxy(instance)) return false;
+  const brand = brands.get(type);
+  if (brand === undefined) return Function.prototype[Symbol.hasInstance].call(type, instance);
+  const code = (instance as { [kCode]?: unknown })[kCode];
+  return brand === 'any' ? typeof code === 'string' : code === brand;
+}
+
 /** Base class of the library's runtime errors: check `instanceof DataBufferError` or `error.code`. */
 export class DataBufferError extends Error {
   /** Stable, documented identifier of the failure. */
   readonly code: DataBufferErrorCode;
+
+  /** Whether `instance` is one of this class, from this copy of the package or another (see the brand). */
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: subclasses inherit it; `this` is the class asked about.
+    return hasInstance(this, instance);
+  }
 
   /**
    * @param code - the stable code.
@@ -45,6 +127,11 @@ export class DataBufferError extends Error {
   /** The class name, such as `'ShutdownError'`. */
   override get name(): string {
     return this.constructor.name;
+  }
+
+  /** The brand that `instanceof` reads, in every copy of the package. @internal */
+  get [kCode](): DataBufferErrorCode {
+    return this.code;
   }
 }
 
@@ -147,6 +234,16 @@ export class StoreFailedError extends DataBufferError {
   }
 }
 
+brands.set(DataBufferError, 'any');
+brands.set(BufferClosedError, 'ERR_BUFFER_CLOSED');
+brands.set(BufferFullError, 'ERR_BUFFER_FULL');
+brands.set(ReadyTimeoutError, 'ERR_READY_TIMEOUT');
+brands.set(FlushTimeoutError, 'ERR_FLUSH_TIMEOUT');
+brands.set(DeliveryTimeoutError, 'ERR_DELIVERY_TIMEOUT');
+brands.set(ShutdownError, 'ERR_SHUTDOWN');
+brands.set(NonRetryableError, 'ERR_NON_RETRYABLE');
+brands.set(StoreFailedError, 'ERR_STORE_FAILED');
+
 /** Turns anything thrown into an `Error`, so handlers and logs always get one (`throw 42` included). */
 export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
@@ -154,15 +251,41 @@ export function toError(thrown: unknown): Error {
   return error;
 }
 
-/** A short, safe description of any value for error messages: `` `-1` (number) ``. */
+/** How values are printed in messages: one line, shallow, and without running the value's own code. */
+const INSPECT_OPTIONS = {
+  depth: 2,
+  breakLength: Number.POSITIVE_INFINITY,
+  maxArrayLength: 10,
+  maxStringLength: 60,
+  customInspect: false,
+  getters: false,
+  showProxy: false,
+} as const;
+/** Longest value shown in a message, in characters. */
+const MAX_SHOWN = 80;
+
+/**
+ * A short, safe description of any value for error messages, printed with `util.inspect` and capped
+ * at 80 characters: `` `-1` (number) ``, `` `'5s'` (string) ``, `` `{ error: 1 }` (object) ``. Never
+ * throws and runs none of the value's code (getters, custom inspect, Proxy traps).
+ */
 export function describe(value: unknown): string {
   let shown: string;
   try {
-    shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+    shown =
+      typeof value === 'string' && value.length > 60
+        ? `${inspect(value.slice(0, 60), INSPECT_OPTIONS)}...`
+        : inspect(value, INSPECT_OPTIONS);
   } catch {
-    shown = Object.prototype.toString.call(value);
+    shown = '<uninspectable>';
   }
-  if (shown.length > 60) shown = `${shown.slice(0, 57)}...`;
-  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  return `\`${shown}\` (${type})`;
+  if (shown.length > MAX_SHOWN) shown = `${shown.slice(0, MAX_SHOWN - 3)}...`;
+  return `\`${shown}\` (${typeName(value)})`;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  // `Array.isArray` throws on a revoked Proxy.
+  if (typeof value === 'object' && !types.isProxy(value) && Array.isArray(value)) return 'array';
+  return typeof value;
 }

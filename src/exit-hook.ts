@@ -6,8 +6,17 @@
  * @module
  */
 
-const drains = new Map<object, () => void>();
-let listening = false;
+import { processWide } from './process-state.js';
+
+/**
+ * The drains of every copy of the package in this process, and whether one `beforeExit` listener runs
+ * them: one listener for the process, whichever copy installed it (see {@link processWide}).
+ */
+const exitHook = processWide('exit-hook', () => ({
+  drains: new Map<object, () => void>(),
+  listening: false,
+}));
+const drains = exitHook.drains;
 
 function onBeforeExit(): void {
   for (const drain of [...drains.values()]) drain();
@@ -16,9 +25,9 @@ function onBeforeExit(): void {
 /** Calls `drain` at the next `beforeExit`, until {@link forgetExitDrain} is called for `owner`. */
 export function drainBeforeExit(owner: object, drain: () => void): void {
   drains.set(owner, drain);
-  if (!listening) {
+  if (!exitHook.listening) {
     process.on('beforeExit', onBeforeExit);
-    listening = true;
+    exitHook.listening = true;
   }
 }
 

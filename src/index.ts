@@ -35,6 +35,8 @@ export {
   type DataBufferErrorCode,
   DeliveryTimeoutError,
   FlushTimeoutError,
+  type MisuseError,
+  type MisuseErrorCode,
   NonRetryableError,
   ReadyTimeoutError,
   ShutdownError,

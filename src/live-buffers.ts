@@ -1,9 +1,11 @@
 /**
  * The buffers of this process that are not closed yet, held weakly: a buffer nobody references can
- * still be collected. `closeOnSignals()` closes them all.
+ * still be collected. `closeOnSignals()` closes them all, whichever copy of the package (ESM or
+ * CommonJS build) made them.
  * @module
  */
 import type { CloseOptions, CloseReport } from './data-buffer.js';
+import { processWide } from './process-state.js';
 
 /** Anything that closes like a DataBuffer. */
 export interface Closable {
@@ -11,7 +13,11 @@ export interface Closable {
   close(options?: CloseOptions): Promise<CloseReport>;
 }
 
-const live = new Set<WeakRef<Closable>>();
+/**
+ * The live buffers of every copy of the package in this process (see {@link processWide}): the
+ * registry below and the `WeakRef`s are this copy's, the set is shared.
+ */
+const live = processWide('live-buffers', () => new Set<WeakRef<Closable>>());
 const forgetCollected = new FinalizationRegistry<WeakRef<Closable>>((ref) => live.delete(ref));
 const refs = new WeakMap<Closable, WeakRef<Closable>>();
 

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Backend, LocalBackend } from './backend.js';
-import { describe } from './errors.js';
+import { describe, invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 import { estimateSize } from './size-of.js';
 import { checkStore } from './write-behind.js';
 
@@ -110,9 +110,16 @@ export interface DataBufferOptions<K, V, M = unknown> {
   retryDelay?: number;
   /** Attempts in total, the first one included (1 disables retries). @default 5 */
   retryMax?: number;
-  /** How the retry wait grows with each attempt. @default 'fixed' */
+  /**
+   * How the retry wait grows with each attempt. A function's result is capped at `retryDelayMax`; one
+   * that is not a number >= 0 is refused (logged through `logger.warn`, and `retryDelay` is waited).
+   * @default 'fixed'
+   */
   retryBackoff?: RetryBackoff;
-  /** Cap on one retry wait with `retryBackoff: 'exponential'`, in ms. @default 30000 */
+  /**
+   * Cap on one retry wait with `retryBackoff: 'exponential'` or a function, in ms: a function's longer
+   * wait is cut to it. @default 30000
+   */
   retryDelayMax?: number;
   /**
    * Longest a batch may spend from its first attempt to its last, in ms; once it would be exceeded, the
@@ -129,7 +136,10 @@ export interface DataBufferOptions<K, V, M = unknown> {
   maxBuffered?: number;
   /** Most bytes held at once, as estimated by `sizeOf`; `Infinity` skips the estimate. @default 268_435_456 (256 MiB) */
   maxBufferedBytes?: number;
-  /** Estimated bytes of one item, for `maxBufferedBytes`. @default a walk of strings, Buffers, arrays and plain objects */
+  /**
+   * Estimated bytes of one item, for `maxBufferedBytes`.
+   * @default {@link estimateSize}: a bounded walk that errs high and never calls getters (see the README)
+   */
   sizeOf?: (value: V) => number;
   /** What an insert into a full buffer does. @default 'block' */
   onFull?: OnFullPolicy;
@@ -244,18 +254,19 @@ const MAX_TIMER_DELAY = 2_147_483_647;
 
 /**
  * Checks every option, alone and against the others, and fills in the defaults.
- * @throws TypeError or RangeError naming the option, the value received and what is allowed.
+ * @throws TypeError or RangeError naming the option, the value received and what is allowed, with a
+ *   Node-style `code` (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`, `ERR_OUT_OF_RANGE`).
  */
 export function resolveOptions<K, V, M>(
   options: DataBufferOptions<K, V, M> | undefined,
 ): ResolvedOptions<K, V, M> {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected the options to be an object, got ${describe(options)}`);
+    throw invalidArgType(`Expected the options to be an object, got ${describe(options)}`);
   }
   for (const name of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(name)) {
-      throw new TypeError(`Unknown option \`${name}\`; the options are: ${[...KNOWN_OPTIONS].join(', ')}`);
+      throw invalidArgValue(`Unknown option \`${name}\`; the options are: ${[...KNOWN_OPTIONS].join(', ')}`);
     }
   }
   const o = options;
@@ -289,12 +300,12 @@ export function resolveOptions<K, V, M>(
     store: checkStore<K, V>(o.store),
   };
   if (resolved.maxSize !== Number.POSITIVE_INFINITY && resolved.maxSize > resolved.maxBuffered) {
-    throw new RangeError(
+    throw outOfRange(
       `Expected \`maxSize\` (${resolved.maxSize}) to be at most \`maxBuffered\` (${resolved.maxBuffered}): a batch could never fill up`,
     );
   }
   if (resolved.retryBackoff === 'exponential' && resolved.retryDelayMax < resolved.retryDelay) {
-    throw new RangeError(
+    throw outOfRange(
       `Expected \`retryDelayMax\` (${resolved.retryDelayMax}) to be at least \`retryDelay\` (${resolved.retryDelay}) with \`retryBackoff: 'exponential'\``,
     );
   }
@@ -303,7 +314,7 @@ export function resolveOptions<K, V, M>(
     resolved.onFull !== 'drop-oldest' &&
     resolved.onFull !== 'drop-newest'
   ) {
-    throw new TypeError(
+    throw invalidArgValue(
       `\`onDrop\` is only called under \`onFull: 'drop-oldest' | 'drop-newest'\`, but \`onFull\` is ${describe(resolved.onFull)}`,
     );
   }
@@ -318,8 +329,8 @@ export function resolveOptions<K, V, M>(
 export function checkTimeout(timeout: unknown): number {
   if (timeout === undefined) return Number.POSITIVE_INFINITY;
   const message = `Expected \`timeout\` to be a number >= 0 or Infinity, got ${describe(timeout)}`;
-  if (typeof timeout !== 'number' || Number.isNaN(timeout)) throw new TypeError(message);
-  if (timeout < 0) throw new RangeError(message);
+  if (typeof timeout !== 'number' || Number.isNaN(timeout)) throw invalidArgType(message);
+  if (timeout < 0) throw outOfRange(message);
   return timeout;
 }
 
@@ -347,7 +358,7 @@ function number(options: object, name: string, fallback: number, rule: NumberRul
     .filter(Boolean)
     .join(' ');
   if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw new TypeError(`Expected \`${name}\` to be ${allowed}, got ${describe(value)}`);
+    throw invalidArgType(`Expected \`${name}\` to be ${allowed}, got ${describe(value)}`);
   }
   if (value === Number.POSITIVE_INFINITY && rule.infinite) return value;
   const fits =
@@ -355,7 +366,7 @@ function number(options: object, name: string, fallback: number, rule: NumberRul
     value >= rule.min &&
     (rule.max === undefined || value <= rule.max) &&
     (!rule.integer || Number.isInteger(value));
-  if (!fits) throw new RangeError(`Expected \`${name}\` to be ${allowed}, got ${describe(value)}`);
+  if (!fits) throw outOfRange(`Expected \`${name}\` to be ${allowed}, got ${describe(value)}`);
   return value;
 }
 
@@ -363,7 +374,7 @@ function boolean(options: object, name: string, fallback: boolean): boolean {
   const value = (options as Record<string, unknown>)[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean')
-    throw new TypeError(`Expected \`${name}\` to be a boolean, got ${describe(value)}`);
+    throw invalidArgType(`Expected \`${name}\` to be a boolean, got ${describe(value)}`);
   return value;
 }
 
@@ -371,7 +382,7 @@ function optionalFunction<T>(options: object, name: string): T | undefined {
   const value = (options as Record<string, unknown>)[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'function') {
-    throw new TypeError(`Expected \`${name}\` to be a function, got ${describe(value)}`);
+    throw invalidArgType(`Expected \`${name}\` to be a function, got ${describe(value)}`);
   }
   return value as T;
 }
@@ -380,7 +391,8 @@ function retryBackoff(value: unknown): RetryBackoff {
   if (value === undefined) return defaults.retryBackoff;
   if (value === 'fixed' || value === 'exponential' || typeof value === 'function')
     return value as RetryBackoff;
-  throw new TypeError(
+  const report = typeof value === 'string' ? invalidArgValue : invalidArgType;
+  throw report(
     `Expected \`retryBackoff\` to be 'fixed', 'exponential' or a function (attempt, error) => ms, got ${describe(value)}`,
   );
 }
@@ -388,7 +400,8 @@ function retryBackoff(value: unknown): RetryBackoff {
 function onFull(value: unknown): OnFullPolicy {
   if (value === undefined) return defaults.onFull;
   if (ON_FULL_POLICIES.includes(value as OnFullPolicy)) return value as OnFullPolicy;
-  throw new TypeError(
+  const report = typeof value === 'string' ? invalidArgValue : invalidArgType;
+  throw report(
     `Expected \`onFull\` to be one of ${ON_FULL_POLICIES.map((p) => `'${p}'`).join(', ')}, got ${describe(value)}`,
   );
 }
@@ -402,7 +415,7 @@ function logger(value: unknown): Logger {
     typeof candidate.error !== 'function' ||
     typeof candidate.warn !== 'function'
   ) {
-    throw new TypeError(
+    throw invalidArgType(
       `Expected \`logger\` to be an object with \`error\` and \`warn\` methods, got ${describe(value)}`,
     );
   }

@@ -5,7 +5,7 @@
  */
 import { type Delivery, QUEUED, RETRYING } from './delivery.js';
 import { channels } from './diagnostics.js';
-import { DeliveryTimeoutError, describe, NonRetryableError } from './errors.js';
+import { DeliveryTimeoutError, describe, invalidReturnValue, NonRetryableError } from './errors.js';
 import type { FailureReason, ResolvedOptions, RetryBackoff } from './options.js';
 import type { Counters } from './stats.js';
 import { now, type TimerGroup } from './timers.js';
@@ -15,6 +15,11 @@ import { now, type TimerGroup } from './timers.js';
  * `'fixed'` waits `retryDelay` every time (the seed's behaviour). `'exponential'` uses full jitter:
  * a random wait between 0 and `min(retryDelayMax, retryDelay * 2 ** (attempt - 1))`, which spreads the
  * retries of many failing keys instead of sending them back to the database in one wave.
+ *
+ * A function's result is capped at `retryDelayMax`: a huge wait (`2 ** 40`, `Infinity`) would hold a
+ * batch, and `close()`, for as long. A result that is not a number >= 0 (`NaN`, `-1`, `'10'`) is refused.
+ * @throws TypeError / RangeError (`ERR_INVALID_RETURN_VALUE`) when the function returns no usable wait;
+ *   the caller then waits `retryDelay` and logs it.
  */
 export function retryWait(
   backoff: RetryBackoff,
@@ -28,11 +33,15 @@ export function retryWait(
     const ceiling = Math.min(retryDelayMax, retryDelay * 2 ** (attempt - 1));
     return Math.floor(Math.random() * (ceiling + 1));
   }
-  const wait = backoff(attempt, error);
-  if (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0) {
-    throw new RangeError(`Expected \`retryBackoff\` to return a finite number >= 0, got ${describe(wait)}`);
+  const wait: unknown = backoff(attempt, error);
+  // `typeof` first: a numeric string passes `>= 0`.
+  if (typeof wait !== 'number' || !(wait >= 0)) {
+    throw invalidReturnValue(
+      `Expected \`retryBackoff\` to return a number >= 0, got ${describe(wait)}`,
+      typeof wait === 'number',
+    );
   }
-  return wait;
+  return Math.min(wait, retryDelayMax);
 }
 
 /** What the retry decision needs from the buffer, handed over when it is built. */

@@ -12,7 +12,7 @@
  * @module
  */
 import type { LocalBackend, Staged } from './backend.js';
-import { describe, StoreFailedError } from './errors.js';
+import { describe, invalidArgType, invalidArgValue, StoreFailedError } from './errors.js';
 import type { Logger } from './options.js';
 import { onNextTurn } from './timers.js';
 
@@ -169,20 +169,20 @@ export function checkStore<K, V>(value: unknown): LocalBackend<K, V> | undefined
   const allowed =
     "a backend object of kind 'local' (with open, write, durable, close, recover, taken, settled and dropped methods)";
   if (typeof value !== 'object' || value === null) {
-    throw new TypeError(`Expected \`store\` to be ${allowed}, got ${describe(value)}`);
+    throw invalidArgType(`Expected \`store\` to be ${allowed}, got ${describe(value)}`);
   }
   const backend = value as Record<string, unknown>;
   if (backend.kind === 'shared') {
-    throw new TypeError(
+    throw invalidArgValue(
       "A `store` of kind 'shared' is not supported yet: a buffer cannot claim batches from a shared store in this version; use a backend of kind 'local'",
     );
   }
   if (backend.kind !== 'local') {
-    throw new TypeError(`Expected \`store.kind\` to be 'local', got ${describe(backend.kind)}`);
+    throw invalidArgValue(`Expected \`store.kind\` to be 'local', got ${describe(backend.kind)}`);
   }
   for (const method of [...BACKEND_METHODS, ...LOCAL_BACKEND_METHODS]) {
     if (typeof backend[method] !== 'function') {
-      throw new TypeError(
+      throw invalidArgType(
         `Expected \`store.${method}\` to be a function, got ${describe(backend[method])}; \`store\` must be ${allowed}`,
       );
     }

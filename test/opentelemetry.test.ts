@@ -251,16 +251,24 @@ describe('instrumentDataBuffer', () => {
     const { provider } = inMemoryProvider();
     const buffer = new DataBuffer<string, number>({ handleFlush: () => {} });
     expect(() => instrumentDataBuffer({} as never)).toThrow(
-      'Expected `buffer` to be a DataBuffer, got `[object Object]` (object)',
+      expect.objectContaining({
+        code: 'ERR_INVALID_ARG_TYPE',
+        message: 'Expected `buffer` to be a DataBuffer, got `{}` (object)',
+      }),
     );
     expect(() =>
       instrumentDataBuffer(buffer, { meter: provider.getMeter('x'), meterProvider: provider }),
-    ).toThrow('Expected one of `meter` and `meterProvider`, got both');
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_ARG_VALUE',
+        message: 'Expected one of `meter` and `meterProvider`, got both',
+      }),
+    );
     expect(() => instrumentDataBuffer(buffer, { meterProvider: {} as never })).toThrow(
       'Expected `meterProvider` to be an OpenTelemetry MeterProvider',
     );
     expect(() => instrumentDataBuffer(buffer, { meterProvider: provider, name: '' })).toThrow(
-      'Expected `name` to be a non-empty string, got `""` (string)',
+      "Expected `name` to be a non-empty string, got `''` (string)",
     );
     expect(() => instrumentDataBuffer(buffer, { meterProvider: provider, attributes: [] as never })).toThrow(
       TypeError,

@@ -175,7 +175,7 @@ describe('retries and handleError', () => {
     buffer.insertMany('orders', [1, 2, 3]);
     await vi.advanceTimersByTimeAsync(10);
     expect(logger.error).toHaveBeenCalledOnce();
-    expect(logger.error.mock.calls[0]?.[0]).toMatch(/lost 3 item\(s\) of key `"orders"`/);
+    expect(logger.error.mock.calls[0]?.[0]).toMatch(/lost 3 item\(s\) of key `'orders'`/);
     expect(logger.error.mock.calls[0]?.[1]).toMatchObject({ key: 'orders', count: 3 });
     expect(buffer.stats()).toMatchObject({ failed: 3, lost: 3 });
   });
@@ -216,4 +216,80 @@ describe('retries and handleError', () => {
     expect(error).toMatchObject({ code: 'ERR_DELIVERY_TIMEOUT' });
     expect((error.cause as Error).message).toBe('down');
   });
+});
+
+describe('a retryBackoff function', () => {
+  /** A buffer whose first attempt fails and second succeeds, retrying after whatever `retryBackoff` says. */
+  function failingOnce(options: { retryBackoff: () => unknown; retryDelayMax?: number }) {
+    const logger = silentLogger();
+    const { calls, handleFlush } = recordingSink<string, number>((call) => {
+      if (call.info.attempt === 1) throw new Error('database down');
+    });
+    const buffer = new DataBuffer<string, number>({
+      handleFlush,
+      logger,
+      interval: 10,
+      retryDelay: 100,
+      flushOnExit: false,
+      ...(options as { retryBackoff: () => number }),
+    });
+    buffer.insert('k', 1);
+    return { buffer, calls, logger };
+  }
+
+  it.each([
+    ['2 ** 40', 2 ** 40],
+    ['Infinity', Number.POSITIVE_INFINITY],
+  ])('waits at most retryDelayMax (default 30 s) when it returns %s', async (_label, wait) => {
+    const { buffer, calls, logger } = failingOnce({ retryBackoff: () => wait });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(29_999);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toHaveLength(2);
+    expect(buffer.size).toBe(0);
+    expect(logger.warn).not.toHaveBeenCalled();
+    await buffer.close();
+  });
+
+  it('waits at most the retryDelayMax given', async () => {
+    const { buffer, calls } = failingOnce({ retryBackoff: () => 2 ** 40, retryDelayMax: 5000 });
+    await vi.advanceTimersByTimeAsync(10 + 4999);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toHaveLength(2);
+    await buffer.close();
+  });
+
+  it('still waits what it asks below retryDelayMax', async () => {
+    const { buffer, calls } = failingOnce({ retryBackoff: () => 20_000 });
+    await vi.advanceTimersByTimeAsync(10 + 19_999);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toHaveLength(2);
+    await buffer.close();
+  });
+
+  it.each([
+    ['NaN', Number.NaN, RangeError, '`NaN` (number)'],
+    ['-1', -1, RangeError, '`-1` (number)'],
+    ["'10'", '10', TypeError, "`'10'` (string)"],
+    ['undefined', undefined, TypeError, '`undefined` (undefined)'],
+  ])(
+    'is refused when it returns %s: retryDelay is used and the refusal logged',
+    async (_label, wait, type, shown) => {
+      const { buffer, calls, logger } = failingOnce({ retryBackoff: () => wait });
+      await vi.advanceTimersByTimeAsync(10 + 99);
+      expect(calls).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls).toHaveLength(2);
+      expect(logger.warn).toHaveBeenCalledTimes(1);
+      const error = (logger.warn.mock.calls[0] as [string, { error: Error & { code?: string } }])[1].error;
+      expect(error.constructor).toBe(type);
+      expect(error.code).toBe('ERR_INVALID_RETURN_VALUE');
+      expect(error.message).toBe(`Expected \`retryBackoff\` to return a number >= 0, got ${shown}`);
+      await buffer.close();
+    },
+  );
 });

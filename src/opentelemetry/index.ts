@@ -22,7 +22,7 @@ import type {
   Observable,
 } from '@opentelemetry/api';
 import type { DataBuffer } from '../data-buffer.js';
-import { describe } from '../errors.js';
+import { describe, invalidArgType, invalidArgValue } from '../errors.js';
 import type { DataBufferStats } from '../stats.js';
 import { timeFlushes } from './flush-timer.js';
 import { requirePeer } from './require-peer.js';
@@ -134,7 +134,7 @@ export function instrumentDataBuffer(
   options: InstrumentDataBufferOptions = {},
 ): DataBufferInstrumentation {
   if (typeof (buffer as Partial<DataBuffer> | null)?.stats !== 'function') {
-    throw new TypeError(`Expected \`buffer\` to be a DataBuffer, got ${describe(buffer)}`);
+    throw invalidArgType(`Expected \`buffer\` to be a DataBuffer, got ${describe(buffer)}`);
   }
   const meter = resolveMeter(options);
   const attributes = resolveAttributes(options);
@@ -185,21 +185,21 @@ export function instrumentDataBuffer(
 
 function resolveMeter(options: InstrumentDataBufferOptions): Meter {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected the options to be an object, got ${describe(options)}`);
+    throw invalidArgType(`Expected the options to be an object, got ${describe(options)}`);
   }
   const { meter, meterProvider } = options;
   if (meter !== undefined && meterProvider !== undefined) {
-    throw new TypeError('Expected one of `meter` and `meterProvider`, got both');
+    throw invalidArgValue('Expected one of `meter` and `meterProvider`, got both');
   }
   if (meter !== undefined) {
     if (typeof meter?.createObservableCounter !== 'function') {
-      throw new TypeError(`Expected \`meter\` to be an OpenTelemetry Meter, got ${describe(meter)}`);
+      throw invalidArgType(`Expected \`meter\` to be an OpenTelemetry Meter, got ${describe(meter)}`);
     }
     return meter;
   }
   if (meterProvider !== undefined) {
     if (typeof meterProvider?.getMeter !== 'function') {
-      throw new TypeError(
+      throw invalidArgType(
         `Expected \`meterProvider\` to be an OpenTelemetry MeterProvider, got ${describe(meterProvider)}`,
       );
     }
@@ -212,13 +212,13 @@ function resolveMeter(options: InstrumentDataBufferOptions): Meter {
 function resolveAttributes(options: InstrumentDataBufferOptions): Attributes {
   const { name, attributes = {} } = options;
   if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
-    throw new TypeError(
+    throw invalidArgType(
       `Expected \`attributes\` to be an object of attribute values, got ${describe(attributes)}`,
     );
   }
   if (name === undefined) return Object.freeze({ ...attributes });
   if (typeof name !== 'string' || name === '') {
-    throw new TypeError(`Expected \`name\` to be a non-empty string, got ${describe(name)}`);
+    throw invalidArgType(`Expected \`name\` to be a non-empty string, got ${describe(name)}`);
   }
   return Object.freeze({ ...attributes, 'data_buffer.name': name });
 }

@@ -30,7 +30,7 @@ describe('postgresSink options', () => {
   it.each([
     [{ table: 't', columns }, /Expected `pool` to have a query\(text, params\) method.*got `undefined`/],
     [{ pool: {}, table: 't', columns }, /Expected `pool` to have a query/],
-    [{ pool: db, table: '', columns }, /Expected `table` to be 'name' or 'schema.name', got `""`/],
+    [{ pool: db, table: '', columns }, /Expected `table` to be 'name' or 'schema.name', got `''`/],
     [{ pool: db, table: 'a.b.c', columns }, /pass \{ schema, name \}/],
     [{ pool: db, table: 42, columns }, /Expected `table` to be a string.*got `42` \(number\)/],
     [{ pool: db, table: 't', columns: {} }, /at least one column/],
@@ -54,7 +54,7 @@ describe('postgresSink options', () => {
     ],
     [
       { pool: db, table: 't', columns, onConflict: { action: 'update', target: ['id'], set: ['age'] } },
-      /`onConflict.set` names `"age"` \(string\), which is not one of the inserted columns \(name\)/,
+      /`onConflict.set` names `'age'` \(string\), which is not one of the inserted columns \(name\)/,
     ],
     [{ pool: db, table: 't', columns, classifyErrors: 'yes' }, /Expected `classifyErrors` to be a boolean/],
     [

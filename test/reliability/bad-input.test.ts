@@ -19,6 +19,13 @@ import { useFakeTimersInEveryTest } from '../helpers.js';
 const handleFlush = () => {};
 const DOC = fileURLToPath(new URL('../../docs/bad-input.md', import.meta.url));
 
+/** The codes of misuse errors, as Node's own `TypeError`s and `RangeError`s have them. */
+type MisuseCode =
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_INVALID_RETURN_VALUE';
+
 /** Any error class; misuse throws TypeError / RangeError, runtime failures the library's own. */
 type ErrorClass = new (...args: never[]) => Error;
 
@@ -28,6 +35,8 @@ interface Row {
   /** How the error reaches the caller. */
   readonly how: 'throws' | 'rejects' | 'logger.warn' | 'logger.error' | 'handleError';
   readonly error: ErrorClass;
+  /** The Node-style `code` every misuse error (`TypeError`, `RangeError`) carries. */
+  readonly code?: MisuseCode;
   readonly message: string;
   /** Runs the input and returns the error it produced. */
   readonly run: () => Promise<unknown>;
@@ -77,10 +86,11 @@ async function logged(
     : Object.assign(entry.details.error as Error, { logged: entry.message });
 }
 
-const option = (name: string, value: unknown, error: ErrorClass, message: string): Row => ({
+const option = (name: string, value: unknown, error: ErrorClass, code: MisuseCode, message: string): Row => ({
   input: `\`new DataBuffer({ handleFlush, ${name}: ${show(value)} })\``,
   how: 'throws',
   error,
+  code,
   message,
   run: construct({ handleFlush, [name]: value }),
 });
@@ -103,6 +113,7 @@ const rows: Row[] = [
     input: '`new DataBuffer(42)`',
     how: 'throws',
     error: TypeError,
+    code: 'ERR_INVALID_ARG_TYPE',
     message: 'Expected the options to be an object, got `42` (number)',
     run: construct(42),
   },
@@ -110,6 +121,7 @@ const rows: Row[] = [
     input: '`new DataBuffer(null)`',
     how: 'throws',
     error: TypeError,
+    code: 'ERR_INVALID_ARG_TYPE',
     message: 'Expected the options to be an object, got `null` (null)',
     run: construct(null),
   },
@@ -117,6 +129,7 @@ const rows: Row[] = [
     input: '`new DataBuffer({})`',
     how: 'throws',
     error: TypeError,
+    code: 'ERR_INVALID_ARG_TYPE',
     message:
       'Expected `handleFlush` to be a function (or a subclass to override the `handleFlush` method), got `undefined` (undefined)',
     run: construct({}),
@@ -125,6 +138,7 @@ const rows: Row[] = [
     input: '`new DataBuffer({ handleFlush, intervall: 10 })`',
     how: 'throws',
     error: TypeError,
+    code: 'ERR_INVALID_ARG_VALUE',
     message:
       'Unknown option `intervall`; the options are: handleFlush, handleError, interval, jitter, maxSize, maxSizeJitter, partitions, retryDelay, retryMax, retryBackoff, retryDelayMax, deliveryTimeout, flushTimeout, isRetryable, meta, maxBuffered, maxBufferedBytes, sizeOf, onFull, onDrop, logger, flushOnExit, store',
     run: construct({ handleFlush, intervall: 10 }),
@@ -133,90 +147,134 @@ const rows: Row[] = [
     input: "`new DataBuffer({ handleFlush: 'db.insert' })`",
     how: 'throws',
     error: TypeError,
-    message: 'Expected `handleFlush` to be a function, got `"db.insert"` (string)',
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: "Expected `handleFlush` to be a function, got `'db.insert'` (string)",
     run: construct({ handleFlush: 'db.insert' }),
   },
-  option('handleError', 'nope', TypeError, 'Expected `handleError` to be a function, got `"nope"` (string)'),
-  option('interval', -1, RangeError, `Expected \`interval\` to be ${NUMBER_0_TO_MAX}, got \`-1\` (number)`),
+  option(
+    'handleError',
+    'nope',
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+    "Expected `handleError` to be a function, got `'nope'` (string)",
+  ),
+  option(
+    'interval',
+    -1,
+    RangeError,
+    'ERR_OUT_OF_RANGE',
+    `Expected \`interval\` to be ${NUMBER_0_TO_MAX}, got \`-1\` (number)`,
+  ),
   option(
     'interval',
     '5s',
     TypeError,
-    `Expected \`interval\` to be ${NUMBER_0_TO_MAX}, got \`"5s"\` (string)`,
+    'ERR_INVALID_ARG_TYPE',
+    `Expected \`interval\` to be ${NUMBER_0_TO_MAX}, got \`'5s'\` (string)`,
   ),
   option(
     'interval',
     Number.NaN,
     TypeError,
+    'ERR_INVALID_ARG_TYPE',
     `Expected \`interval\` to be ${NUMBER_0_TO_MAX}, got \`NaN\` (number)`,
   ),
   option(
     'interval',
     Number.POSITIVE_INFINITY,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     `Expected \`interval\` to be ${NUMBER_0_TO_MAX}, got \`Infinity\` (number)`,
   ),
   option(
     'interval',
     2 ** 31,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     `Expected \`interval\` to be ${NUMBER_0_TO_MAX}, got \`2147483648\` (number)`,
   ),
-  option('jitter', -5, RangeError, `Expected \`jitter\` to be ${NUMBER_0_TO_MAX}, got \`-5\` (number)`),
-  option('maxSize', 0, RangeError, 'Expected `maxSize` to be an integer >= 1 or Infinity, got `0` (number)'),
+  option(
+    'jitter',
+    -5,
+    RangeError,
+    'ERR_OUT_OF_RANGE',
+    `Expected \`jitter\` to be ${NUMBER_0_TO_MAX}, got \`-5\` (number)`,
+  ),
+  option(
+    'maxSize',
+    0,
+    RangeError,
+    'ERR_OUT_OF_RANGE',
+    'Expected `maxSize` to be an integer >= 1 or Infinity, got `0` (number)',
+  ),
   option(
     'maxSize',
     1.5,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     'Expected `maxSize` to be an integer >= 1 or Infinity, got `1.5` (number)',
   ),
   option(
     'maxSize',
     '100',
     TypeError,
-    'Expected `maxSize` to be an integer >= 1 or Infinity, got `"100"` (string)',
+    'ERR_INVALID_ARG_TYPE',
+    "Expected `maxSize` to be an integer >= 1 or Infinity, got `'100'` (string)",
   ),
   option(
     'maxSizeJitter',
     -1,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     'Expected `maxSizeJitter` to be an integer >= 0, got `-1` (number)',
   ),
   option(
     'partitions',
     0,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     'Expected `partitions` to be an integer >= 1 and <= 1024, got `0` (number)',
   ),
   option(
     'partitions',
     2000,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     'Expected `partitions` to be an integer >= 1 and <= 1024, got `2000` (number)',
   ),
   option(
     'retryDelay',
     -1,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     `Expected \`retryDelay\` to be ${NUMBER_0_TO_MAX}, got \`-1\` (number)`,
   ),
-  option('retryMax', 0, RangeError, 'Expected `retryMax` to be an integer >= 1, got `0` (number)'),
+  option(
+    'retryMax',
+    0,
+    RangeError,
+    'ERR_OUT_OF_RANGE',
+    'Expected `retryMax` to be an integer >= 1, got `0` (number)',
+  ),
   option(
     'retryMax',
     Number.POSITIVE_INFINITY,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     'Expected `retryMax` to be an integer >= 1, got `Infinity` (number)',
   ),
   option(
     'retryBackoff',
     'linear',
     TypeError,
-    "Expected `retryBackoff` to be 'fixed', 'exponential' or a function (attempt, error) => ms, got `\"linear\"` (string)",
+    'ERR_INVALID_ARG_VALUE',
+    "Expected `retryBackoff` to be 'fixed', 'exponential' or a function (attempt, error) => ms, got `'linear'` (string)",
   ),
   option(
     'retryDelayMax',
     -1,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     `Expected \`retryDelayMax\` to be ${NUMBER_0_TO_MAX}, got \`-1\` (number)`,
   ),
   {
@@ -224,6 +282,7 @@ const rows: Row[] = [
       "`new DataBuffer({ handleFlush, retryBackoff: 'exponential', retryDelay: 5000, retryDelayMax: 1000 })`",
     how: 'throws',
     error: RangeError,
+    code: 'ERR_OUT_OF_RANGE',
     message:
       "Expected `retryDelayMax` (1000) to be at least `retryDelay` (5000) with `retryBackoff: 'exponential'`",
     run: construct({ handleFlush, retryBackoff: 'exponential', retryDelay: 5000, retryDelayMax: 1000 }),
@@ -232,63 +291,90 @@ const rows: Row[] = [
     'deliveryTimeout',
     -1,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     'Expected `deliveryTimeout` to be a finite number >= 0 or Infinity, got `-1` (number)',
   ),
   option(
     'flushTimeout',
     0,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     'Expected `flushTimeout` to be a finite number >= 1 and <= 2147483647 or Infinity, got `0` (number)',
   ),
-  option('isRetryable', true, TypeError, 'Expected `isRetryable` to be a function, got `true` (boolean)'),
+  option(
+    'isRetryable',
+    true,
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+    'Expected `isRetryable` to be a function, got `true` (boolean)',
+  ),
   option(
     'maxBuffered',
     0,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     'Expected `maxBuffered` to be an integer >= 1 or Infinity, got `0` (number)',
   ),
   option(
     'maxBufferedBytes',
     0,
     RangeError,
+    'ERR_OUT_OF_RANGE',
     'Expected `maxBufferedBytes` to be a finite number >= 1 or Infinity, got `0` (number)',
   ),
   {
     input: '`new DataBuffer({ handleFlush, maxSize: 500, maxBuffered: 100 })`',
     how: 'throws',
     error: RangeError,
+    code: 'ERR_OUT_OF_RANGE',
     message: 'Expected `maxSize` (500) to be at most `maxBuffered` (100): a batch could never fill up',
     run: construct({ handleFlush, maxSize: 500, maxBuffered: 100 }),
   },
-  option('sizeOf', 8, TypeError, 'Expected `sizeOf` to be a function, got `8` (number)'),
+  option(
+    'sizeOf',
+    8,
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+    'Expected `sizeOf` to be a function, got `8` (number)',
+  ),
   option(
     'onFull',
     'wait',
     TypeError,
-    "Expected `onFull` to be one of 'block', 'drop-oldest', 'drop-newest', 'throw', got `\"wait\"` (string)",
+    'ERR_INVALID_ARG_VALUE',
+    "Expected `onFull` to be one of 'block', 'drop-oldest', 'drop-newest', 'throw', got `'wait'` (string)",
   ),
   {
     input: '`new DataBuffer({ handleFlush, onDrop: () => {} })`',
     how: 'throws',
     error: TypeError,
+    code: 'ERR_INVALID_ARG_VALUE',
     message:
-      "`onDrop` is only called under `onFull: 'drop-oldest' | 'drop-newest'`, but `onFull` is `\"block\"` (string)",
+      "`onDrop` is only called under `onFull: 'drop-oldest' | 'drop-newest'`, but `onFull` is `'block'` (string)",
     run: construct({ handleFlush, onDrop: () => {} }),
   },
   {
     input: "`new DataBuffer({ handleFlush, onFull: 'drop-oldest', onDrop: 'log' })`",
     how: 'throws',
     error: TypeError,
-    message: 'Expected `onDrop` to be a function, got `"log"` (string)',
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: "Expected `onDrop` to be a function, got `'log'` (string)",
     run: construct({ handleFlush, onFull: 'drop-oldest', onDrop: 'log' }),
   },
   option(
     'logger',
     {},
     TypeError,
-    'Expected `logger` to be an object with `error` and `warn` methods, got `[object Object]` (object)',
+    'ERR_INVALID_ARG_TYPE',
+    'Expected `logger` to be an object with `error` and `warn` methods, got `{}` (object)',
   ),
-  option('flushOnExit', 'yes', TypeError, 'Expected `flushOnExit` to be a boolean, got `"yes"` (string)'),
+  option(
+    'flushOnExit',
+    'yes',
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+    "Expected `flushOnExit` to be a boolean, got `'yes'` (string)",
+  ),
 
   // ---- the methods --------------------------------------------------------------------------------
   {
@@ -317,6 +403,7 @@ const rows: Row[] = [
     input: "`buffer.insertMany('k', 5)`",
     how: 'throws',
     error: TypeError,
+    code: 'ERR_INVALID_ARG_TYPE',
     message: 'Expected `values` to be an array or another iterable, got `5` (number)',
     run: async () => thrown(() => new DataBuffer({ handleFlush }).insertMany('k', 5 as never)),
   },
@@ -324,6 +411,7 @@ const rows: Row[] = [
     input: "`buffer.insertMany('k', null)`",
     how: 'throws',
     error: TypeError,
+    code: 'ERR_INVALID_ARG_TYPE',
     message: 'Expected `values` to be an array or another iterable, got `null` (null)',
     run: async () => thrown(() => new DataBuffer({ handleFlush }).insertMany('k', null as never)),
   },
@@ -376,7 +464,8 @@ const rows: Row[] = [
     input: "`buffer.insert('k', v)` with a `sizeOf` that returns `'12'`",
     how: 'throws',
     error: TypeError,
-    message: 'Expected `sizeOf` to return a finite number >= 0, got `"12"` (string)',
+    code: 'ERR_INVALID_RETURN_VALUE',
+    message: "Expected `sizeOf` to return a finite number >= 0, got `'12'` (string)",
     run: async () =>
       thrown(() => new DataBuffer({ handleFlush, sizeOf: () => '12' as unknown as number }).insert('k', 1)),
   },
@@ -384,6 +473,7 @@ const rows: Row[] = [
     input: "`buffer.insert('k', v)` with a `sizeOf` that returns `-1`",
     how: 'throws',
     error: RangeError,
+    code: 'ERR_INVALID_RETURN_VALUE',
     message: 'Expected `sizeOf` to return a finite number >= 0, got `-1` (number)',
     run: async () => thrown(() => new DataBuffer({ handleFlush, sizeOf: () => -1 }).insert('k', 1)),
   },
@@ -409,6 +499,7 @@ const rows: Row[] = [
     input: '`buffer.ready({ timeout: -1 })`',
     how: 'throws',
     error: RangeError,
+    code: 'ERR_OUT_OF_RANGE',
     message: 'Expected `timeout` to be a number >= 0 or Infinity, got `-1` (number)',
     run: async () => thrown(() => new DataBuffer({ handleFlush }).ready({ timeout: -1 })),
   },
@@ -416,20 +507,23 @@ const rows: Row[] = [
     input: "`buffer.ready({ timeout: '1s' })`",
     how: 'throws',
     error: TypeError,
-    message: 'Expected `timeout` to be a number >= 0 or Infinity, got `"1s"` (string)',
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: "Expected `timeout` to be a number >= 0 or Infinity, got `'1s'` (string)",
     run: async () => thrown(() => new DataBuffer({ handleFlush }).ready({ timeout: '1s' as never })),
   },
   {
     input: "`buffer.ready({ signal: 'stop' })`",
     how: 'throws',
     error: TypeError,
-    message: 'Expected `signal` to be an AbortSignal, got `"stop"` (string)',
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: "Expected `signal` to be an AbortSignal, got `'stop'` (string)",
     run: async () => thrown(() => new DataBuffer({ handleFlush }).ready({ signal: 'stop' as never })),
   },
   {
     input: '`buffer.ready(null)`',
     how: 'throws',
     error: TypeError,
+    code: 'ERR_INVALID_ARG_TYPE',
     message: 'Expected the options of `ready` to be an object, got `null` (null)',
     run: async () => thrown(() => new DataBuffer({ handleFlush }).ready(null as never)),
   },
@@ -472,6 +566,7 @@ const rows: Row[] = [
     input: '`buffer.close({ timeout: -5 })`',
     how: 'throws',
     error: RangeError,
+    code: 'ERR_OUT_OF_RANGE',
     message: 'Expected `timeout` to be a number >= 0 or Infinity, got `-5` (number)',
     run: async () => thrown(() => new DataBuffer({ handleFlush }).close({ timeout: -5 })),
   },
@@ -479,13 +574,15 @@ const rows: Row[] = [
     input: "`buffer.close({ timeout: '10s' })`",
     how: 'throws',
     error: TypeError,
-    message: 'Expected `timeout` to be a number >= 0 or Infinity, got `"10s"` (string)',
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: "Expected `timeout` to be a number >= 0 or Infinity, got `'10s'` (string)",
     run: async () => thrown(() => new DataBuffer({ handleFlush }).close({ timeout: '10s' as never })),
   },
   {
     input: '`buffer.close(null)`',
     how: 'throws',
     error: TypeError,
+    code: 'ERR_INVALID_ARG_TYPE',
     message: 'Expected the options of `close` to be an object, got `null` (null)',
     run: async () => thrown(() => new DataBuffer({ handleFlush }).close(null as never)),
   },
@@ -493,13 +590,15 @@ const rows: Row[] = [
     input: '`closeOnSignals({ signals: [] })`',
     how: 'throws',
     error: TypeError,
-    message: 'Expected `signals` to be a non-empty array of signal names, got `` (array)',
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: 'Expected `signals` to be a non-empty array of signal names, got `[]` (array)',
     run: async () => thrown(() => closeOnSignals({ signals: [] })),
   },
   {
     input: '`closeOnSignals({ timeout: -1 })`',
     how: 'throws',
     error: RangeError,
+    code: 'ERR_OUT_OF_RANGE',
     message: 'Expected `timeout` to be a number >= 0 or Infinity, got `-1` (number)',
     run: async () => thrown(() => closeOnSignals({ timeout: -1 })),
   },
@@ -530,12 +629,37 @@ const rows: Row[] = [
     input: '`retryBackoff` returns -1',
     how: 'logger.warn',
     error: RangeError,
-    message: 'Expected `retryBackoff` to return a finite number >= 0, got `-1` (number)',
+    code: 'ERR_INVALID_RETURN_VALUE',
+    message: 'Expected `retryBackoff` to return a number >= 0, got `-1` (number)',
     run: () =>
       logged(
         'warn',
         {
           retryBackoff: () => -1,
+          retryDelay: 10,
+          handleFlush: () => {
+            throw new Error('down');
+          },
+          handleError: () => {},
+        },
+        async (buffer) => {
+          buffer.insert('k', 1);
+          void buffer.flush('k');
+          await vi.advanceTimersByTimeAsync(0);
+        },
+      ),
+  },
+  {
+    input: "`retryBackoff` returns '10' (a wait above `retryDelayMax` is cut to it, not refused)",
+    how: 'logger.warn',
+    error: TypeError,
+    code: 'ERR_INVALID_RETURN_VALUE',
+    message: "Expected `retryBackoff` to return a number >= 0, got `'10'` (string)",
+    run: () =>
+      logged(
+        'warn',
+        {
+          retryBackoff: () => '10' as unknown as number,
           retryDelay: 10,
           handleFlush: () => {
             throw new Error('down');
@@ -604,6 +728,10 @@ describe('bad input', () => {
     expect(error).toBeInstanceOf(row.error);
     expect((error as Error).constructor).toBe(row.error);
     expect((error as Error).message).toBe(row.message);
+    if (row.error === TypeError || row.error === RangeError) {
+      expect(row.code).toBeDefined();
+      expect((error as { code?: unknown }).code).toBe(row.code);
+    }
   });
 
   it('docs/bad-input.md is the table of these rows', () => {
@@ -618,19 +746,36 @@ function renderTable(all: Row[]): string {
   const lines = [
     '# Bad input and the errors it gets',
     '',
-    'Every misuse of the API, and what the caller gets: the class and the exact message. Misuse (a bad',
-    'option, a wrong argument type) throws `TypeError` or `RangeError` synchronously; runtime failures',
-    'use the library\'s own classes, each with a stable `code` (see the README\'s "Errors" section). A',
-    'callback that misbehaves never crashes the buffer: what it did is reported where the last column says.',
+    'Every misuse of the API, and what the caller gets: the class, the code and the exact message. Misuse',
+    '(a bad option, a wrong argument type) throws `TypeError` or `RangeError` synchronously, with the code',
+    "Node's own errors use: `ERR_INVALID_ARG_TYPE` (wrong type), `ERR_INVALID_ARG_VALUE` (right type, value",
+    'not allowed), `ERR_OUT_OF_RANGE` (a number out of range, alone or against another option) or',
+    '`ERR_INVALID_RETURN_VALUE` (a callback returned something unusable). The value received is printed with',
+    '`util.inspect` (one line, 2 levels deep, no getters or custom inspect run) and cut at 80 characters.',
+    'Runtime failures use the library\'s own classes, each with a stable `code` (see the README\'s "Errors"',
+    'section). A callback that misbehaves never crashes the buffer: what it did is reported where the',
+    '"How" column says.',
+    '',
+    'Rules that accept odd input rather than refuse it:',
+    '',
+    '- `retryBackoff` returning a wait above `retryDelayMax` (`2 ** 40`, `Infinity`): the wait is cut to',
+    '  `retryDelayMax` (default 30000 ms). A result that is not a number >= 0 is refused (rows below): the',
+    '  buffer waits `retryDelay` and logs the error.',
+    '- The default `sizeOf` (`estimateSize`) never calls a getter nor runs a Proxy trap, and never throws:',
+    '  an accessor counts 64 bytes, a Proxy (revoked or not) 4 KiB, an item it cannot walk 1 MiB; cycles',
+    "  are walked until its bounds (8 levels, 4096 values) stop them. See the README's `sizeOf` section.",
     '',
     'Generated from `test/reliability/bad-input.test.ts`, which runs one test per row (regenerate with',
     '`WRITE_DOCS=1 npx vitest run test/reliability/bad-input.test.ts`).',
     '',
-    '| Input | How | Error | Message |',
-    '|---|---|---|---|',
+    '| Input | How | Error | Code | Message |',
+    '|---|---|---|---|---|',
   ];
   for (const row of all) {
-    lines.push(`| ${cell(row.input)} | ${row.how} | \`${row.error.name}\` | ${cell(row.message)} |`);
+    const code = row.code === undefined ? '' : `\`${row.code}\``;
+    lines.push(
+      `| ${cell(row.input)} | ${row.how} | \`${row.error.name}\` | ${code} | ${cell(row.message)} |`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -267,7 +267,7 @@ describe('fault matrix: handleError', () => {
     checker.insert('a', 3);
     await checker.advance(100);
     expect(checker.lossReports).toEqual([{ key: 'a', count: 3 }]);
-    expect(checker.logs('error')[0]?.message).toContain('lost 3 item(s) of key `"a"` (string)');
+    expect(checker.logs('error')[0]?.message).toContain("lost 3 item(s) of key `'a'` (string)");
     expect(checker.checkDrained()).toMatchObject({ errored: 3 });
     expect(buffer.stats()).toMatchObject({ failed: 3, lost: 3 });
   });
@@ -349,7 +349,7 @@ describe('fault matrix: handleError', () => {
     expect(checker.calls).toHaveLength(1);
     await checker.advance(50);
     expect(checker.logs('error')[0]?.message).toBe(
-      'data-buffer: lost 2 item(s) of key `"a"` (string): handleError failed (retries-exhausted: down)',
+      "data-buffer: lost 2 item(s) of key `'a'` (string): handleError failed (retries-exhausted: down)",
     );
     expect(checker.calls).toHaveLength(2);
     expect(errorCalls).toBe(1);
