@@ -1,15 +1,9 @@
-import { existsSync } from 'node:fs';
 import { defineConfig } from 'tsup';
-
-/** The package's entry points: the core, and each optional integration once it exists. */
-const entries = {
-  index: 'src/index.ts',
-  postgres: 'src/postgres/index.ts',
-  opentelemetry: 'src/opentelemetry/index.ts',
-};
+import { buildName, entryPoints } from './scripts/entry-points.mjs';
 
 export default defineConfig({
-  entry: Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file))),
+  // The package's entry points are listed once, in scripts/entry-points.mjs.
+  entry: Object.fromEntries(Object.entries(entryPoints).map(([subpath, file]) => [buildName(subpath), file])),
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
