@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 import { buildName, entryPoints } from './scripts/entry-points.mjs';
 
@@ -15,6 +16,10 @@ export default defineConfig({
   splitting: true,
   // Gives the CommonJS output an `import.meta.url`, which the optional-peer loader resolves from.
   shims: true,
+  // The version the OpenTelemetry scopes carry, written into the code: nothing reads package.json at run time.
+  define: {
+    __DATA_BUFFER_VERSION__: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version),
+  },
   // Integrations load their peers at run time; never bundle them.
   external: ['pg', '@electric-sql/pglite', '@opentelemetry/api'],
 });

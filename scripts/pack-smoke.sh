@@ -54,7 +54,23 @@ for (const subpath of process.argv.slice(2)) {
   const entry = await import(`data-buffer/${subpath}`);
   if (Object.keys(entry).length === 0) throw new Error(`data-buffer/${subpath} exports nothing`);
 }
+await checkScopeVersion((await import('data-buffer/opentelemetry')).instrumentDataBuffer, buffer);
 console.log('esm ok');
+
+// The instrumentation scopes carry the package's version, written into each build.
+async function checkScopeVersion(instrumentDataBuffer, buffer) {
+  const { createRequire } = await import('node:module');
+  const { version } = createRequire(import.meta.url)('data-buffer/package.json');
+  const scopes = [];
+  const meter = { createObservableCounter: () => ({}), createObservableUpDownCounter: () => ({}), createHistogram: () => ({ record() {} }), addBatchObservableCallback() {}, removeBatchObservableCallback() {} };
+  instrumentDataBuffer(buffer, {
+    meterProvider: { getMeter: (...scope) => (scopes.push(scope), meter) },
+    tracerProvider: { getTracer: (...scope) => (scopes.push(scope), { startSpan() {} }) },
+  }).stop();
+  if (JSON.stringify(scopes) !== JSON.stringify([['data-buffer', version], ['data-buffer', version]])) {
+    throw new Error(`scopes ${JSON.stringify(scopes)}, expected version ${version}`);
+  }
+}
 JS
 cat > cjs.cjs <<'JS'
 const { DataBuffer } = require('data-buffer');
@@ -67,6 +83,16 @@ const buffer = new DataBuffer({ handleFlush: (key, items) => { flushed.push([key
 buffer.insert('k', 1);
 buffer.close().then(() => {
   if (JSON.stringify(flushed) !== '[["k",[1]]]') throw new Error('CJS require misbehaved');
+  const scopes = [];
+  const meter = { createObservableCounter: () => ({}), createObservableUpDownCounter: () => ({}), createHistogram: () => ({ record() {} }), addBatchObservableCallback() {}, removeBatchObservableCallback() {} };
+  require('data-buffer/opentelemetry').instrumentDataBuffer(buffer, {
+    meterProvider: { getMeter: (...scope) => (scopes.push(scope), meter) },
+    tracerProvider: { getTracer: (...scope) => (scopes.push(scope), { startSpan() {} }) },
+  }).stop();
+  const { version } = require('data-buffer/package.json');
+  if (JSON.stringify(scopes) !== JSON.stringify([['data-buffer', version], ['data-buffer', version]])) {
+    throw new Error(`CJS scopes ${JSON.stringify(scopes)}, expected version ${version}`);
+  }
   console.log('cjs ok');
 });
 JS
