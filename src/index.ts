@@ -46,3 +46,4 @@ export { defaults } from './options.js';
 export { type CloseOnSignalsOptions, closeOnSignals } from './shutdown.js';
 export { estimateSize } from './size-of.js';
 export type { DataBufferStats, LatencyStats } from './stats.js';
+export { type ToWritableOptions, toWritable, type WritableTarget } from './writable.js';
