@@ -9,3 +9,5 @@ export declare function packageFields(): {
   exports: Record<string, unknown>;
   typesVersions: Record<string, unknown>;
 };
+/** Import specifier (`data-buffer`, `data-buffer/postgres`) → source file, for tsconfig `paths` and aliases. */
+export declare function sourcePaths(): Record<string, string>;
