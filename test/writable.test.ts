@@ -123,6 +123,26 @@ describe('toWritable', () => {
     await buffer.close();
   });
 
+  it('stops waiting for room when destroyed, and the item that filled the buffer stays in it', async () => {
+    const sink = deferred();
+    const buffer = new DataBuffer<string, number>({
+      maxBuffered: 1,
+      flushOnExit: false,
+      handleFlush: () => sink.promise,
+    });
+    const writable = toWritable(buffer, () => 'k');
+    writable.on('error', () => {});
+    expect(writable.write(1)).toBe(false);
+    writable.destroy(new Error('client went away'));
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(writable.destroyed).toBe(true);
+    expect(buffer.count('k')).toBe(1); // inserted items are the buffer's: flushed as any other
+    sink.resolve();
+    await buffer.close();
+    expect(buffer.stats().flushed).toBe(1);
+  });
+
   it('fails the stream with what keyOf or insert throws', async () => {
     const buffer = new DataBuffer<string, number>({
       handleFlush: () => {},
