@@ -1,15 +1,10 @@
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
-
-/** The package's entry points: the core, and each optional integration once it exists. */
-const entries = {
-  index: 'src/index.ts',
-  postgres: 'src/postgres/index.ts',
-  opentelemetry: 'src/opentelemetry/index.ts',
-};
+import { buildName, entryPoints } from './scripts/entry-points.mjs';
 
 export default defineConfig({
-  entry: Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file))),
+  // The package's entry points are listed once, in scripts/entry-points.mjs.
+  entry: Object.fromEntries(Object.entries(entryPoints).map(([subpath, file]) => [buildName(subpath), file])),
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
@@ -21,6 +16,10 @@ export default defineConfig({
   splitting: true,
   // Gives the CommonJS output an `import.meta.url`, which the optional-peer loader resolves from.
   shims: true,
+  // The version the OpenTelemetry scopes carry, written into the code: nothing reads package.json at run time.
+  define: {
+    __DATA_BUFFER_VERSION__: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version),
+  },
   // Integrations load their peers at run time; never bundle them.
   external: ['pg', '@electric-sql/pglite', '@opentelemetry/api'],
 });

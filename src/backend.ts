@@ -72,6 +72,7 @@ export interface Backend<K, V> {
 
 /** A batch an earlier run left unsettled, handed back by {@link LocalBackend.recover}. */
 export interface RecoveredBatch<K, V> {
+  /** The key the items were inserted under. */
   readonly key: K;
   /** The items, oldest first. */
   readonly items: V[];
@@ -104,6 +105,14 @@ export interface LocalBackend<K, V> extends Backend<K, V> {
   dropped(key: K, count: number): void;
 }
 
+/** What {@link SharedBackend.due} finds in one partition. */
+export interface DueKeys<K> {
+  /** Keys whose batch is due now, oldest due first. */
+  readonly keys: K[];
+  /** In how many ms the partition's next batch falls due; `undefined` when none is scheduled. */
+  readonly nextIn: number | undefined;
+}
+
 /** A batch claimed from a shared store, under a lease. */
 export interface Claim<V> {
   /** The items, oldest first; at most the buffer's `maxSize`. */
@@ -120,7 +129,7 @@ export interface Claim<V> {
 export interface SharedBackend<K, V> extends Backend<K, V> {
   readonly kind: 'shared';
   /** Keys of `partition` that are due now (at most `limit`), and when the next one falls due (ms from now). */
-  due(partition: number, limit: number): Promise<{ keys: K[]; nextIn: number | undefined }>;
+  due(partition: number, limit: number): Promise<DueKeys<K>>;
   /** Claims the key's due batch (any open batch when `force`); `undefined` if leased elsewhere or not due. */
   claim(key: K, force: boolean): Promise<Claim<V> | undefined>;
   /** Extends the claim's lease (a heartbeat while `handleFlush` and its retries run); `false` if lost. */

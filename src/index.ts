@@ -7,6 +7,7 @@ export type {
   Backend,
   BackendContext,
   Claim,
+  DueKeys,
   LocalBackend,
   RecoveredBatch,
   SharedBackend,
@@ -59,3 +60,4 @@ export type {
 export { defaults } from './options.js';
 export { estimateSize } from './size-of.js';
 export type { DataBufferStats, LatencyStats } from './stats.js';
+export { type ToWritableOptions, toWritable, type WritableTarget } from './writable.js';

@@ -1,13 +1,13 @@
 /**
- * The demo's command line: `npm run demo -- --seconds 5 --rate 50000 --fail-rate 0.1 --json`.
+ * The demo's command line: `npm run demo -- --seconds 5 --rate 50000 --fail-rate 0.1`.
  */
 import { parseArgs } from 'node:util';
 
 /** What the demo was asked to do. */
 export interface DemoArgs {
-  /** How long to produce page views, in seconds. */
+  /** How long to produce page views, in seconds (a duration: fewer views when the database cannot keep up). */
   seconds: number;
-  /** Page views produced per second. */
+  /** Page views produced per second, at most. */
   rate: number;
   /** Distinct paths (the buffer's keys). */
   paths: number;
@@ -17,6 +17,8 @@ export interface DemoArgs {
   database: string | undefined;
   /** Print the summary as one JSON object. */
   json: boolean;
+  /** Draw the progress line even when standard error is not a terminal. */
+  progress: boolean;
   help: boolean;
 }
 
@@ -27,18 +29,24 @@ which flushes them into PostgreSQL in batches, one INSERT … SELECT * FROM unne
 Ends with a summary: events produced, rows stored (they must match), statements issued, latency.
 
 Options:
-  --seconds <n>     how long to produce page views (default 10)
-  --rate <n>        page views per second (default 10000)
+  --seconds <n>     how long to produce page views, in seconds (default 10); when the
+                    database cannot keep up, the full buffer slows production down and
+                    fewer views than rate x seconds are produced
+  --rate <n>        page views per second, at most (default 10000)
   --paths <n>       distinct paths, the buffer's keys (default 100)
   --fail-rate <p>   probability that a flush fails, 0 to 1 (default 0): retries and
                     handleError keep the stored count exact
   --database <url>  write to this PostgreSQL server instead of the embedded PGlite
                     (recreates the table data_buffer_demo_page_views, and leaves it
                     there to query)
-  --json            print the summary as one JSON object on the last line
+  --json            print the summary as one JSON object on standard output (everything
+                    else goes to standard error); npm prints its own banner on standard
+                    output, so pipe with \`npm run -s demo -- --json | jq .\`
+  --progress        draw the progress line even when standard error is not a terminal
   --help            show this help
 
-Ctrl-C stops early: the buffer is closed gracefully and the summary still printed.`;
+Ctrl-C stops production at once (also while it waits for room in a full buffer): the buffer
+is closed gracefully and the summary still printed. A second Ctrl-C leaves without one.`;
 
 /**
  * Parses `argv` (without the node and script paths).
@@ -55,6 +63,7 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
       'fail-rate': { type: 'string' },
       database: { type: 'string' },
       json: { type: 'boolean', default: false },
+      progress: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -69,6 +78,7 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
     failRate: numberOption('--fail-rate', values['fail-rate'], 0, { min: 0, max: 1 }),
     database,
     json: values.json,
+    progress: values.progress,
     help: values.help,
   };
 }

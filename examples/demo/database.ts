@@ -6,6 +6,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Queryable } from '../../src/postgres/index.js';
 
@@ -111,12 +113,15 @@ function redact(url: string): string {
 
 /**
  * A fresh in-memory PGlite. Creating its cluster (initdb) takes seconds of CPU, so the first start
- * saves the new cluster as a template (`node_modules/.cache/data-buffer-demo/`) and later starts load
- * that instead, in well under a second.
+ * saves the new cluster as a template (`node_modules/.cache/data-buffer-demo/`, or the directory in
+ * `DATA_BUFFER_DEMO_CACHE`) and later starts load that instead, in well under a second. The first
+ * start creates the cluster on a worker thread: initdb holds its thread for seconds at a time, and
+ * the demo's own thread keeps drawing that it is at work.
+ * @param notice - told about slow steps, such as the first start of the embedded database.
  */
 export async function openEmbeddedPostgres(notice: (message: string) => void = () => {}): Promise<PGlite> {
   const { PGlite } = await import('@electric-sql/pglite');
-  const template = await templatePath();
+  const { template, entry } = await templatePath();
   const saved = await readFile(template).catch(() => undefined);
   if (saved !== undefined) {
     try {
@@ -125,28 +130,48 @@ export async function openEmbeddedPostgres(notice: (message: string) => void = (
       // A damaged or foreign template: build a new one below.
     }
   }
-  notice('Creating the embedded PostgreSQL cluster (first run only, a few seconds)…');
-  const pglite = await PGlite.create();
+  notice('Creating the embedded PostgreSQL cluster (first run only, a few seconds)');
+  const created = await createClusterOnWorker(entry);
   try {
-    const dump = await pglite.dumpDataDir('gzip');
     await mkdir(path.dirname(template), { recursive: true });
     // Write then rename: a concurrent demo never loads a half-written template.
     const partial = `${template}.${process.pid}.partial`;
-    await writeFile(partial, new Uint8Array(await dump.arrayBuffer()));
+    await writeFile(partial, created);
     await rename(partial, template);
   } catch {
     // No cache (read-only install): every start pays initdb, nothing else changes.
   }
-  return pglite;
+  return PGlite.create({ loadDataDir: new Blob([created]) });
 }
 
-/** The template's file, named after the PGlite version it was made with. */
-async function templatePath(): Promise<string> {
+/** Runs initdb on a worker thread and returns the new cluster's data directory, gzipped. */
+function createClusterOnWorker(pgliteEntry: string): Promise<Uint8Array> {
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(workerData.entry).then(async ({ PGlite }) => {
+      const db = await PGlite.create();
+      const dump = await db.dumpDataDir('gzip');
+      await db.close();
+      parentPort.postMessage(new Uint8Array(await dump.arrayBuffer()));
+    });`;
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(source, { eval: true, workerData: { entry: pgliteEntry } });
+    worker.once('message', (data: Uint8Array) => {
+      resolve(data);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the PGlite worker exited with code ${code}`)));
+  });
+}
+
+/** The template's file, named after the PGlite version it was made with, and PGlite's entry point. */
+async function templatePath(): Promise<{ template: string; entry: string }> {
   const require = createRequire(import.meta.url);
+  const entry = require.resolve('@electric-sql/pglite'); // …/node_modules/@electric-sql/pglite/dist/index.cjs
   let cacheDir = path.join(tmpdir(), 'data-buffer-demo');
   let version = 'unknown';
   try {
-    const entry = require.resolve('@electric-sql/pglite'); // …/node_modules/@electric-sql/pglite/dist/index.cjs
     const packageDir = path.resolve(path.dirname(entry), '..');
     const manifest = JSON.parse(await readFile(path.join(packageDir, 'package.json'), 'utf8'));
     version = String(manifest.version);
@@ -154,5 +179,6 @@ async function templatePath(): Promise<string> {
   } catch {
     // Unusual layout: fall back to the temporary directory.
   }
-  return path.join(cacheDir, `pglite-${version}.tgz`);
+  cacheDir = process.env.DATA_BUFFER_DEMO_CACHE || cacheDir;
+  return { template: path.join(cacheDir, `pglite-${version}.tgz`), entry: pathToFileURL(entry).href };
 }

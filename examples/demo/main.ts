@@ -35,7 +35,7 @@ async function main(): Promise<number> {
   }
   let database: DemoDatabase;
   try {
-    database = await openDemoDatabase(args.database, (message) => console.error(message));
+    database = await openWithProgress(args);
   } catch (error) {
     console.error(`demo: cannot open the database: ${(error as Error).message}`);
     return 1;
@@ -84,6 +84,9 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
     retryBackoff: 'exponential',
     retryDelay: 50,
     flushTimeout: 10_000,
+    // Small enough that close() after Ctrl-C delivers what is left in about a second; a faster
+    // producer than the database waits for room (backpressure), which the summary reports.
+    maxBuffered: 20_000,
     handleFlush: withFaults(write, args.failRate, faults),
     // Out of retries: park the batch instead of losing it; it is written again after close().
     handleError: (path, views, _error, info) => {
@@ -98,13 +101,13 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
   };
   process.on('SIGINT', onInterrupt);
 
-  const progress = new ProgressLine(process.stderr);
+  const progress = new ProgressLine(process.stderr, args.progress);
   const started = performance.now();
   let events = 0;
-  let producedMs = 0;
+  let producedMs = -1;
   const redraw = () => {
     const elapsedMs = performance.now() - started;
-    const closing = producedMs > 0;
+    const closing = producedMs >= 0;
     progress.update(
       progressText({
         elapsedMs,
@@ -117,9 +120,10 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
     );
   };
   const ticker = setInterval(redraw, 200);
+  redraw();
 
   try {
-    await produceTraffic({
+    const traffic = await produceTraffic({
       rate: args.rate,
       durationMs: args.seconds * 1000,
       paths: args.paths,
@@ -128,9 +132,9 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
         events++;
         return buffer.insert(view.path, view);
       },
-      whenReady: () => buffer.ready(),
+      whenReady: (signal) => buffer.ready({ signal }),
     });
-    producedMs = performance.now() - started;
+    producedMs = traffic.elapsedMs;
     const bufferedAtClose = buffer.size;
     const closing = performance.now();
     await buffer.close();
@@ -150,6 +154,8 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
       seconds: args.seconds,
       producedSeconds: round(producedMs / 1000),
       rate: args.rate,
+      producedPerSecond: producedMs > 0 ? Math.round((events * 1000) / producedMs) : 0,
+      waitedSeconds: round(traffic.waitedMs / 1000),
       paths: args.paths,
       failRate: args.failRate,
       events,
@@ -167,6 +173,7 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
       closeMs: round(closeMs),
       interrupted: stop.signal.aborted,
       ok: rowsStored === events,
+      checked: events > 0,
     };
     console.log(args.json ? JSON.stringify(summary) : summaryText(summary, database.label));
     if (!summary.ok) return 1;
@@ -176,6 +183,35 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
     progress.clear();
     process.off('SIGINT', onInterrupt);
     await buffer.close(); // already closed unless something above threw
+  }
+}
+
+/**
+ * Opens the database, keeping a line on standard error that counts the seconds while a slow step (the
+ * first start of the embedded database) runs.
+ */
+async function openWithProgress(args: DemoArgs): Promise<DemoDatabase> {
+  const line = new ProgressLine(process.stderr, args.progress);
+  let step: { message: string; started: number } | undefined;
+  const draw = () => {
+    if (step) line.update(`${step.message}… ${((performance.now() - step.started) / 1000).toFixed(1)} s`);
+  };
+  const ticker = setInterval(draw, 200);
+  try {
+    const database = await openDemoDatabase(args.database, (message) => {
+      step = { message, started: performance.now() };
+      // Without a progress line, say it once: the next line comes when it is done.
+      if (!line.enabled) console.error(`${message}…`);
+      draw();
+    });
+    if (step) {
+      line.clear();
+      console.error(`${step.message}: done in ${((performance.now() - step.started) / 1000).toFixed(1)} s`);
+    }
+    return database;
+  } finally {
+    clearInterval(ticker);
+    line.clear();
   }
 }
 

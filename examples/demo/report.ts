@@ -12,7 +12,12 @@ export interface DemoSummary {
   seconds: number;
   /** Seconds production actually ran (less after Ctrl-C). */
   producedSeconds: number;
+  /** Page views per second asked for (`--rate`), at most. */
   rate: number;
+  /** Page views per second produced: less than `rate` when the buffer was full and production waited. */
+  producedPerSecond: number;
+  /** Of `producedSeconds`, the time production waited for room in the full buffer (backpressure). */
+  waitedSeconds: number;
   paths: number;
   failRate: number;
   /** Page views produced. */
@@ -21,7 +26,7 @@ export interface DemoSummary {
   rowsStored: number;
   /** INSERT statements the demo sent to the database: batches, retries and re-inserts. */
   statements: number;
-  /** The alternative: one INSERT per page view. */
+  /** Computed, not measured: one INSERT per page view would be `events` statements. */
   statementsOnePerEvent: number;
   /** Batches delivered by the buffer. */
   batches: number;
@@ -44,23 +49,33 @@ export interface DemoSummary {
   interrupted: boolean;
   /** `rowsStored === events`. */
   ok: boolean;
+  /** Whether there was anything to check: `false` when no event was produced (`--seconds 0`). */
+  checked: boolean;
 }
 
-/** Redraws one status line on a terminal; does nothing when the stream is not one. */
+/**
+ * Redraws one status line on a terminal; does nothing when the stream is not one, unless `force`
+ * (`--progress`) asks for the line anyway.
+ */
 export class ProgressLine {
   readonly #stream: NodeJS.WriteStream;
   readonly #enabled: boolean;
   #drawn = false;
 
-  constructor(stream: NodeJS.WriteStream) {
+  constructor(stream: NodeJS.WriteStream, force = false) {
     this.#stream = stream;
-    this.#enabled = stream.isTTY === true;
+    this.#enabled = force || stream.isTTY === true;
+  }
+
+  /** Whether the line is drawn. */
+  get enabled(): boolean {
+    return this.#enabled;
   }
 
   /** Replaces the line with `text`, cut to the terminal's width. */
   update(text: string): void {
     if (!this.#enabled) return;
-    const width = this.#stream.columns > 0 ? this.#stream.columns : 100; // 0 when unknown
+    const width = this.#stream.columns > 0 ? this.#stream.columns : 100; // 0 or undefined when unknown
     this.#stream.write(`\r\x1b[2K${text.slice(0, width - 1)}`);
     this.#drawn = true;
   }
@@ -113,13 +128,25 @@ function k(value: number): string {
 /** The summary for people, as lines. */
 export function summaryText(summary: DemoSummary, label: string): string {
   const s = summary;
-  const fewer = s.statements > 0 ? s.statementsOnePerEvent / s.statements : 0;
   const latency = s.latencyMs;
+  const header = `data-buffer demo: ${s.producedSeconds.toFixed(1)} s of page views (asked ${n(s.rate)}/s, produced ${n(s.producedPerSecond)}/s) over ${n(s.paths)} paths, into ${label}${s.failRate > 0 ? `, fail rate ${s.failRate}` : ''}${s.interrupted ? ' (stopped early by Ctrl-C)' : ''}`;
+  if (s.events === 0) {
+    return ['', header, '', '  no page views were produced, so there was nothing to store or check', ''].join(
+      '\n',
+    );
+  }
+  const fewer = s.statements > 0 ? s.statementsOnePerEvent / s.statements : 0;
   const lines = [
     '',
-    `data-buffer demo: ${s.producedSeconds.toFixed(1)} s of page views at ${n(s.rate)}/s over ${n(s.paths)} paths, into ${label}${s.failRate > 0 ? `, fail rate ${s.failRate}` : ''}${s.interrupted ? ' (stopped early by Ctrl-C)' : ''}`,
+    header,
     '',
-    row('events produced', n(s.events)),
+    row(
+      'events produced',
+      n(s.events),
+      s.waitedSeconds > 0
+        ? `production waited ${s.waitedSeconds.toFixed(1)} s for room in the full buffer`
+        : '',
+    ),
     row(
       'rows in the table',
       n(s.rowsStored),
@@ -130,7 +157,7 @@ export function summaryText(summary: DemoSummary, label: string): string {
     row(
       'INSERT statements',
       n(s.statements),
-      `vs ${n(s.statementsOnePerEvent)} with one per event: ${fewer >= 10 ? Math.round(fewer) : fewer.toFixed(1)}× fewer`,
+      `one per event would be ${n(s.statementsOnePerEvent)} (computed, not run)${fewer > 0 ? `: ${fewer >= 10 ? Math.round(fewer) : fewer.toFixed(1)}× fewer` : ''}`,
     ),
     row('batches delivered', n(s.batches), `${n(s.retried)} attempt(s) failed and retried`),
   ];

@@ -5,8 +5,9 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx examples/recipes/fastify-request-log.ts
  *   curl localhost:3000/users/42     # the row reaches request_log within a second
  */
+
+import { DataBuffer } from 'data-buffer';
 import Fastify from 'fastify';
-import { DataBuffer } from '../../src/index.js';
 import {
   createRequestLogTable,
   pool,

@@ -10,7 +10,7 @@
  */
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DataBuffer } from '../../src/index.js';
+import { DataBuffer } from 'data-buffer';
 
 /** Kubernetes kills a pod 30 s after SIGTERM unless told otherwise: be done well before. */
 const CLOSE_TIMEOUT_MS = 20_000;

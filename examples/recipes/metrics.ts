@@ -11,8 +11,8 @@ import {
   MeterProvider,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import { channelNames, DataBuffer, type ErrorMessage, type RetryMessage } from '../../src/index.js';
-import { instrumentDataBuffer } from '../../src/opentelemetry/index.js';
+import { channelNames, DataBuffer, type ErrorMessage, type RetryMessage } from 'data-buffer';
+import { instrumentDataBuffer } from 'data-buffer/opentelemetry';
 
 interface PageView {
   path: string;

@@ -2,8 +2,9 @@
  * What the two request-logging recipes share: the `request_log` table, and a `handleFlush` that writes
  * a whole batch of requests into it in one statement.
  */
+
+import { postgresSink } from 'data-buffer/postgres';
 import pg from 'pg';
-import { postgresSink } from '../../src/postgres/index.js';
 
 /** One logged HTTP request. */
 export interface RequestLog {

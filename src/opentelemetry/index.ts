@@ -1,6 +1,7 @@
 /**
  * `data-buffer/opentelemetry`: records a buffer's {@link DataBufferStats} and flush durations as
- * OpenTelemetry metrics, through `@opentelemetry/api` (an optional peer dependency).
+ * OpenTelemetry metrics, and each flush attempt as a span, through `@opentelemetry/api` (an optional
+ * peer dependency).
  *
  * @example
  * ```ts
@@ -20,21 +21,32 @@ import type {
   Meter,
   MeterProvider,
   Observable,
+  Tracer,
+  TracerProvider,
 } from '@opentelemetry/api';
 import type { DataBuffer } from '../data-buffer.js';
 import { describe, invalidArgType, invalidArgValue } from '../errors.js';
 import type { DataBufferStats } from '../stats.js';
+import { VERSION } from '../version.js';
 import { timeFlushes } from './flush-timer.js';
 import { requirePeer } from './require-peer.js';
+import { traceFlushes } from './spans.js';
 
 export { MissingPeerError } from './require-peer.js';
+export { FLUSH_SPAN_NAME, type FlushOutcome, flushSpanAttributes } from './spans.js';
 
 /** Options of {@link instrumentDataBuffer}. */
 export interface InstrumentDataBufferOptions {
-  /** The meter that creates the instruments. @default `meterProvider.getMeter('data-buffer')` */
+  /** The meter that creates the instruments. @default `meterProvider.getMeter('data-buffer', version)` */
   meter?: Meter;
   /** Where to get the meter when `meter` is not given. @default the global provider, `metrics.getMeterProvider()` */
   meterProvider?: MeterProvider;
+  /** The tracer that records a span per flush attempt. @default `tracerProvider.getTracer('data-buffer', version)` */
+  tracer?: Tracer;
+  /** Where to get the tracer when `tracer` is not given. @default the global provider, `trace.getTracerProvider()` */
+  tracerProvider?: TracerProvider;
+  /** Record a span per flush attempt. @default true */
+  spans?: boolean;
   /**
    * Recorded as the `data_buffer.name` attribute on every measurement. Give each instrumented buffer
    * its own, or their series merge.
@@ -46,7 +58,7 @@ export interface InstrumentDataBufferOptions {
 
 /** What {@link instrumentDataBuffer} returns: stop recording with `stop()` or a `using` declaration. */
 export interface DataBufferInstrumentation extends Disposable {
-  /** Stops observing the buffer and timing its flushes. Idempotent. */
+  /** Stops observing the buffer, timing its flushes and recording spans (open ones end). Idempotent. */
   stop(): void;
 }
 
@@ -80,7 +92,7 @@ export const metricNames = Object.freeze({
   flushDuration: 'data_buffer.flush.duration',
 });
 
-/** The instrumentation scope of the meter taken from a provider. */
+/** The instrumentation scope of the meter and tracer taken from a provider; its version is the package's. */
 const SCOPE = 'data-buffer';
 
 type Counted = Exclude<keyof DataBufferStats, 'latency' | 'buffered' | 'inFlight'>;
@@ -121,13 +133,20 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
  * - the histogram `data_buffer.flush.duration` (unit `s`) of every `handleFlush` attempt, timed
  *   through the `data-buffer:flush` tracing channel, with `error.type` set on failed attempts.
  *
- * Every measurement carries `attributes`, plus `data_buffer.name` when `name` is given.
+ * And, unless `spans: false`, one span per `handleFlush` attempt, named {@link FLUSH_SPAN_NAME},
+ * with the attributes of {@link flushSpanAttributes} (key, items, batch id, attempt, partition,
+ * outcome) and `error.type` and an error status on failure. Flush spans are roots: the code that
+ * happened to trigger a flush is not its parent.
+ *
+ * Every measurement and span carries `attributes`, plus `data_buffer.name` when `name` is given. The
+ * meter and tracer taken from a provider have the scope `data-buffer` with the package's version.
  *
  * @param buffer - the buffer to observe.
  * @param options - where to record and which attributes to add.
- * @returns a handle whose `stop()` unregisters the callbacks and the channel subscription.
- * @throws TypeError on invalid options; {@link MissingPeerError} when neither `meter` nor
- * `meterProvider` is given and `@opentelemetry/api` is not installed.
+ * @returns a handle whose `stop()` (or `Symbol.dispose`) unregisters the callbacks and the channel
+ * subscriptions.
+ * @throws TypeError on invalid options; {@link MissingPeerError} when a meter or tracer is to come
+ * from the global providers and `@opentelemetry/api` is not installed.
  */
 export function instrumentDataBuffer(
   buffer: Pick<DataBuffer, 'stats'>,
@@ -137,6 +156,7 @@ export function instrumentDataBuffer(
     throw invalidArgType(`Expected \`buffer\` to be a DataBuffer, got ${describe(buffer)}`);
   }
   const meter = resolveMeter(options);
+  const tracer = resolveTracer(options);
   const attributes = resolveAttributes(options);
 
   const counters = COUNTERS.map(({ field, unit, description }) => ({
@@ -173,11 +193,14 @@ export function instrumentDataBuffer(
     durations.record(seconds, withError);
   });
 
+  const stopTracing = tracer === undefined ? () => {} : traceFlushes(buffer, tracer, attributes, errorType);
+
   let stopped = false;
   const stop = () => {
     if (stopped) return;
     stopped = true;
     stopTiming();
+    stopTracing();
     meter.removeBatchObservableCallback(observe, observables);
   };
   return { stop, [Symbol.dispose]: stop };
@@ -203,10 +226,34 @@ function resolveMeter(options: InstrumentDataBufferOptions): Meter {
         `Expected \`meterProvider\` to be an OpenTelemetry MeterProvider, got ${describe(meterProvider)}`,
       );
     }
-    return meterProvider.getMeter(SCOPE);
+    return meterProvider.getMeter(SCOPE, VERSION);
   }
   const api = requirePeer<typeof OpenTelemetryApi>('@opentelemetry/api', 'data-buffer/opentelemetry');
-  return api.metrics.getMeterProvider().getMeter(SCOPE);
+  return api.metrics.getMeterProvider().getMeter(SCOPE, VERSION);
+}
+
+/** The tracer for flush spans, or `undefined` with `spans: false`. */
+function resolveTracer(options: InstrumentDataBufferOptions): Tracer | undefined {
+  const { tracer, tracerProvider, spans = true } = options;
+  if (typeof spans !== 'boolean') {
+    throw new TypeError(`Expected \`spans\` to be a boolean, got ${describe(spans)}`);
+  }
+  if (tracer !== undefined && tracerProvider !== undefined) {
+    throw new TypeError('Expected one of `tracer` and `tracerProvider`, got both');
+  }
+  if (tracer !== undefined && typeof tracer?.startSpan !== 'function') {
+    throw new TypeError(`Expected \`tracer\` to be an OpenTelemetry Tracer, got ${describe(tracer)}`);
+  }
+  if (tracerProvider !== undefined && typeof tracerProvider?.getTracer !== 'function') {
+    throw new TypeError(
+      `Expected \`tracerProvider\` to be an OpenTelemetry TracerProvider, got ${describe(tracerProvider)}`,
+    );
+  }
+  if (!spans) return undefined;
+  if (tracer !== undefined) return tracer;
+  if (tracerProvider !== undefined) return tracerProvider.getTracer(SCOPE, VERSION);
+  const api = requirePeer<typeof OpenTelemetryApi>('@opentelemetry/api', 'data-buffer/opentelemetry');
+  return api.trace.getTracerProvider().getTracer(SCOPE, VERSION);
 }
 
 function resolveAttributes(options: InstrumentDataBufferOptions): Attributes {
