@@ -3,7 +3,7 @@
  * a whole batch of requests into it in one statement.
  */
 import pg from 'pg';
-import { postgresSink } from '../../src/postgres/index.js';
+import { type PostgresFlushHandler, postgresSink } from '../../src/postgres/index.js';
 
 /** One logged HTTP request. */
 export interface RequestLog {
@@ -37,7 +37,7 @@ export async function createRequestLogTable(): Promise<void> {
 }
 
 /** `INSERT INTO request_log … SELECT * FROM unnest(…)`: one statement per batch, whatever its size. */
-export const writeRequestLogs = postgresSink<string, RequestLog>({
+export const writeRequestLogs: PostgresFlushHandler<string, RequestLog> = postgresSink({
   pool,
   table: 'request_log',
   columns: {

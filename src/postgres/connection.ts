@@ -52,8 +52,11 @@ function processIdOf(db: Queryable): number | undefined {
  */
 export const CANCEL_GRACE_MS = 5000;
 
+/** One statement, run on the connection it is given (the handle itself, or one checked out of a pool). */
+export type Statement = (connection: Queryable) => Promise<QueryResultLike>;
+
 /**
- * Runs `text` on `db`, and when `signal` aborts, cancels the statement on the server:
+ * Runs `statement` on `db`, and when `signal` aborts, cancels it on the server:
  * - `pg` `Pool`: the statement runs on a connection checked out for it; on abort,
  *   `SELECT pg_cancel_backend(pid)` goes through `cancelVia` (by default the pool itself, which then
  *   needs a free connection: size the pool above the buffer's `partitions`). A connection whose
@@ -66,21 +69,20 @@ export const CANCEL_GRACE_MS = 5000;
  */
 export async function runStatement(
   db: Queryable,
-  text: string,
-  params: unknown[],
+  statement: Statement,
   signal: AbortSignal | undefined,
   cancelVia: Queryable | undefined,
 ): Promise<QueryResultLike> {
   signal?.throwIfAborted();
-  if (isPool(db)) return runOnPooledConnection(db, text, params, signal, cancelVia ?? db);
-  if (signal === undefined || cancelVia === undefined) return db.query(text, params);
+  if (isPool(db)) return runOnPooledConnection(db, statement, signal, cancelVia ?? db);
+  if (signal === undefined || cancelVia === undefined) return statement(db);
   const onAbort = () => {
     const pid = processIdOf(db);
     if (pid !== undefined) sendCancel(cancelVia, pid);
   };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    return await db.query(text, params);
+    return await statement(db);
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
@@ -88,8 +90,7 @@ export async function runStatement(
 
 async function runOnPooledConnection(
   pool: PoolLike,
-  text: string,
-  params: unknown[],
+  statement: Statement,
   signal: AbortSignal | undefined,
   cancelVia: Queryable,
 ): Promise<QueryResultLike> {
@@ -115,7 +116,7 @@ async function runOnPooledConnection(
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const result = await connection.query(text, params);
+    const result = await statement(connection);
     release(cancelled);
     return result;
   } catch (error) {

@@ -54,3 +54,24 @@ export function arrayElement(text: string | null): string {
   if (text === null) return 'NULL';
   return NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPED, '\\$&')}"` : `"${text}"`;
 }
+
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_SPECIALS = /[\\\n\r\t]/g;
+const COPY_ESCAPES: Readonly<Record<string, string>> = {
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
+const copyEscape = (char: string): string => COPY_ESCAPES[char] as string;
+
+/**
+ * One field of COPY's text format: `\N` for NULL; otherwise the text with backslash, newline,
+ * carriage return and tab backslash-escaped (the characters COPY gives a meaning: escape, row end,
+ * column separator), so a value such as `\N` or `\.` is taken literally. Everything else passes
+ * unchanged, bytea's `\x…` hex included (its backslash is escaped like any other).
+ */
+export function copyField(text: string | null): string {
+  if (text === null) return '\\N';
+  return COPY_SPECIAL.test(text) ? text.replace(COPY_SPECIALS, copyEscape) : text;
+}

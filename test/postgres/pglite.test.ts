@@ -6,7 +6,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbeddedPostgres } from '../../examples/demo/database.js';
 import { DataBuffer, NonRetryableError } from '../../src/index.js';
-import { postgresSink } from '../../src/postgres/index.js';
+import { type PostgresFlushHandler, postgresSink } from '../../src/postgres/index.js';
 
 interface Step {
   seq: number;
@@ -27,8 +27,8 @@ describe('postgresSink on PGlite', () => {
     await pglite?.close();
   });
 
-  const sink = () =>
-    postgresSink<string, Step>({
+  const sink = (): PostgresFlushHandler<string, Step> =>
+    postgresSink({
       pool: pglite,
       table: 'steps',
       columns: { key: { type: 'text', value: (_step, key) => key }, seq: 'int4' },
