@@ -120,8 +120,10 @@ async function runOnPooledConnection(
     release(cancelled);
     return result;
   } catch (error) {
-    // A server-side error (it has a SQLSTATE) leaves the connection usable; anything else may not.
-    const serverError = typeof (error as { severity?: unknown })?.severity === 'string';
+    // A server-side error leaves the connection usable, unless the server ended the session with it
+    // (FATAL, PANIC: a terminated backend); anything else (a socket error) may not.
+    const severity = (error as { severity?: unknown })?.severity;
+    const serverError = typeof severity === 'string' && severity !== 'FATAL' && severity !== 'PANIC';
     release(cancelled || !serverError ? asError(error) : undefined);
     throw error;
   } finally {
