@@ -36,7 +36,7 @@ export async function createRequestLogTable(): Promise<void> {
   )`);
 }
 
-/** `INSERT INTO request_log … SELECT * FROM unnest(…)`: one statement per batch, whatever its size. */
+/** `COPY request_log (…) FROM STDIN`: one statement per batch, whatever its size. */
 export const writeRequestLogs: PostgresFlushHandler<string, RequestLog> = postgresSink({
   pool,
   table: 'request_log',

@@ -46,6 +46,19 @@ function processIdOf(db: Queryable): number | undefined {
   return typeof pid === 'number' ? pid : undefined;
 }
 
+/** Errors after which the connection is known to be in step with the server (see {@link keepsConnection}). */
+const connectionKept = new WeakSet<object>();
+
+/**
+ * Marks `error` as one after which the connection is still usable, although it is not a server
+ * error: a COPY the sink failed itself (CopyFail) because a row could not be encoded, once the server
+ * has answered. Without the mark, a pooled connection is destroyed after any non-server error.
+ */
+export function keepsConnection<E>(error: E): E {
+  if (typeof error === 'object' && error !== null) connectionKept.add(error);
+  return error;
+}
+
 /**
  * After a cancel request, how long a checked-out connection may stay busy before the sink destroys
  * it to get it back into the pool, in ms. A dead network never answers the cancel.
@@ -123,7 +136,9 @@ async function runOnPooledConnection(
     // A server-side error leaves the connection usable, unless the server ended the session with it
     // (FATAL, PANIC: a terminated backend); anything else (a socket error) may not.
     const severity = (error as { severity?: unknown })?.severity;
-    const serverError = typeof severity === 'string' && severity !== 'FATAL' && severity !== 'PANIC';
+    const serverError =
+      (typeof severity === 'string' && severity !== 'FATAL' && severity !== 'PANIC') ||
+      (typeof error === 'object' && error !== null && connectionKept.has(error));
     release(cancelled || !serverError ? asError(error) : undefined);
     throw error;
   } finally {

@@ -9,7 +9,12 @@
  * the sink uses `INSERT … unnest` instead.
  * @module
  */
-import type { Queryable, QueryResultLike } from './connection.js';
+import { keepsConnection, type Queryable, type QueryResultLike } from './connection.js';
+
+/** Where COPY data comes from: the next piece of text rows, or `undefined` at the end; throws for a row it cannot encode. */
+export interface CopySource {
+  next(): string | undefined;
+}
 
 /** The methods of pg's `Connection` (pg/lib/connection.js) that the COPY sub-protocol needs. */
 interface PgConnection {
@@ -64,19 +69,21 @@ export function looksLikePg(db: Queryable): boolean {
 }
 
 /**
- * Runs `COPY {target} FROM STDIN` on a pg client, streaming `pieces` (text rows), and resolves with
- * the rows copied. When `signal` aborts while pieces are still being sent, the COPY is abandoned with
- * a CopyFail message: the server rolls it back and answers with SQLSTATE 57014 (query_canceled).
+ * Runs `COPY {target} FROM STDIN` on a pg client, streaming the pieces of `source` as it encodes
+ * them (the server parses one while the next is encoded), and resolves with the rows copied. The
+ * COPY is abandoned with a CopyFail message, which makes the server roll it back, when `signal`
+ * aborts while pieces are still being sent (it then rejects with the server's SQLSTATE 57014,
+ * query_canceled) or when `source` throws (it then rejects with what `source` threw).
  */
 export function copyWithPg(
   client: Queryable,
   target: string,
-  pieces: readonly string[],
+  source: CopySource,
   signal: AbortSignal | undefined,
 ): Promise<QueryResultLike> {
   return new Promise((resolve, reject) => {
     (client as unknown as PgClient).query(
-      new CopyFromStdin(`COPY ${target} FROM STDIN`, pieces, signal, resolve, reject),
+      new CopyFromStdin(`COPY ${target} FROM STDIN`, source, signal, resolve, reject),
     );
   });
 }
@@ -101,7 +108,9 @@ class CopyFromStdin {
   /** pg sets this when a `query_timeout` applies, and clears its timer when it is called. */
   callback: ((error: Error | null, result?: QueryResultLike) => void) | undefined;
   #text: string;
-  #pieces: readonly string[];
+  #source: CopySource;
+  /** What the source threw: the COPY was failed for it, and the query rejects with it. */
+  #sourceError: unknown;
   #signal: AbortSignal | undefined;
   #resolve: (result: QueryResultLike) => void;
   #reject: (error: unknown) => void;
@@ -110,13 +119,13 @@ class CopyFromStdin {
 
   constructor(
     text: string,
-    pieces: readonly string[],
+    source: CopySource,
     signal: AbortSignal | undefined,
     resolve: (result: QueryResultLike) => void,
     reject: (error: unknown) => void,
   ) {
     this.#text = text;
-    this.#pieces = pieces;
+    this.#source = source;
     this.#signal = signal;
     this.#resolve = resolve;
     this.#reject = reject;
@@ -132,12 +141,21 @@ class CopyFromStdin {
 
   /** Sends the pieces, waiting for the socket to drain between them, and stops early on abort or failure. */
   async #send(connection: PgConnection): Promise<void> {
-    for (const piece of this.#pieces) {
+    for (;;) {
       if (this.#settled) return; // failed meanwhile: the server ignores the rest anyway
       if (this.#signal?.aborted) {
         connection.sendCopyFail('data-buffer: the flush was cancelled');
         return;
       }
+      let piece: string | undefined;
+      try {
+        piece = this.#source.next();
+      } catch (error) {
+        this.#sourceError = error;
+        connection.sendCopyFail('data-buffer: a row of the batch could not be encoded');
+        return;
+      }
+      if (piece === undefined) break;
       connection.sendCopyFromChunk(Buffer.from(piece, 'utf8'));
       const stream = connection.stream;
       if (stream?.writableNeedDrain === true) await drained(stream, this.#signal);
@@ -161,7 +179,8 @@ class CopyFromStdin {
   }
 
   handleError(error: Error): void {
-    this.#fail(error);
+    // After our CopyFail the server's answer is an ordinary error: the connection stays in step.
+    this.#fail(this.#sourceError === undefined ? error : keepsConnection(this.#sourceError));
   }
 
   #fail(error: unknown): void {

@@ -178,42 +178,60 @@ export function columnArrays<K, V>(
   return elements.map((column) => `{${column.join(',')}}`);
 }
 
-/** Characters per piece of COPY data: large enough to keep the per-message cost low, small enough to interleave with a cancel. */
+/** Characters per piece of COPY data: large enough to keep the per-message cost low, small enough to overlap encoding with the server's parsing. */
 const COPY_PIECE = 64 * 1024;
 
 /**
- * The batch as COPY text rows (tab-separated, `\N` for NULL, one `\n` per row), in pieces of about
- * 64 KiB, each a whole number of rows.
- * @throws NonRetryableError (or TypeError without `classifyErrors`) for a row it cannot encode.
+ * Encodes a batch as COPY text rows (tab-separated, `\N` for NULL, one `\n` per row), one piece of
+ * about 64 KiB (a whole number of rows) per {@link CopyEncoder.next} call, so that the server parses
+ * a piece while the next is encoded.
  */
-export function copyRows<K, V>(
-  columns: readonly ResolvedColumn<K, V>[],
-  items: readonly V[],
-  context: EncodeContext<K>,
-): string[] {
-  const { key, batchId, attempt } = context;
-  const withContext = needsRowContext(columns as readonly ResolvedColumn<unknown, unknown>[]);
-  const last = columns.length - 1;
-  const pieces: string[] = [];
-  let piece = '';
-  let index = 0;
-  let c = 0;
-  try {
-    for (; index < items.length; index++) {
-      const item = items[index] as V;
-      const row = withContext ? { batchId, index, attempt } : UNUSED_ROW;
-      for (c = 0; c < last; c++) {
-        piece += `${copyField(cellText(columns[c] as ResolvedColumn<K, V>, item, key, row))}\t`;
-      }
-      piece += `${copyField(cellText(columns[last] as ResolvedColumn<K, V>, item, key, row))}\n`;
-      if (piece.length >= COPY_PIECE) {
-        pieces.push(piece);
-        piece = '';
-      }
-    }
-  } catch (error) {
-    throw encodeFailure(error, columns[c] as ResolvedColumn<K, V>, index, context);
+export class CopyEncoder<K, V> {
+  readonly #columns: readonly ResolvedColumn<K, V>[];
+  readonly #items: readonly V[];
+  readonly #context: EncodeContext<K>;
+  readonly #withContext: boolean;
+  #index = 0;
+
+  constructor(columns: readonly ResolvedColumn<K, V>[], items: readonly V[], context: EncodeContext<K>) {
+    this.#columns = columns;
+    this.#items = items;
+    this.#context = context;
+    this.#withContext = needsRowContext(columns as readonly ResolvedColumn<unknown, unknown>[]);
   }
-  if (piece.length > 0) pieces.push(piece);
-  return pieces;
+
+  /**
+   * The next piece, or `undefined` once every row is encoded.
+   * @throws NonRetryableError (or TypeError without `classifyErrors`) for a row it cannot encode.
+   */
+  next(): string | undefined {
+    const columns = this.#columns;
+    const items = this.#items;
+    const { key, batchId, attempt } = this.#context;
+    const last = columns.length - 1;
+    let piece = '';
+    let index = this.#index;
+    let c = 0;
+    try {
+      for (; index < items.length && piece.length < COPY_PIECE; index++) {
+        const item = items[index] as V;
+        const row = this.#withContext ? { batchId, index, attempt } : UNUSED_ROW;
+        for (c = 0; c < last; c++) {
+          piece += `${copyField(cellText(columns[c] as ResolvedColumn<K, V>, item, key, row))}\t`;
+        }
+        piece += `${copyField(cellText(columns[last] as ResolvedColumn<K, V>, item, key, row))}\n`;
+      }
+    } catch (error) {
+      throw encodeFailure(error, columns[c] as ResolvedColumn<K, V>, index, this.#context);
+    }
+    this.#index = index;
+    return piece.length > 0 ? piece : undefined;
+  }
+
+  /** Every remaining piece. @throws as {@link CopyEncoder.next} */
+  all(): string[] {
+    const pieces: string[] = [];
+    for (let piece = this.next(); piece !== undefined; piece = this.next()) pieces.push(piece);
+    return pieces;
+  }
 }

@@ -7,7 +7,7 @@ import type { FlushInfo } from '../options.js';
 import { type Queryable, type QueryResultLike, runStatement, type Statement } from './connection.js';
 import { copyCapability, copyWithPGlite, copyWithPg, looksLikePg } from './copy.js';
 import { isRetryablePostgresError, sqlState } from './errors.js';
-import { columnArrays, copyRows, type ResolvedColumn, type RowContext, resolveColumns } from './rows.js';
+import { CopyEncoder, columnArrays, type ResolvedColumn, type RowContext, resolveColumns } from './rows.js';
 import { copyTarget, insertStatement, type OnConflict, quoteTable, type TableName } from './sql.js';
 
 export type { RowContext } from './rows.js';
@@ -280,22 +280,26 @@ function insertWith(text: string, params: string[]): Statement {
 
 /**
  * COPY on the connection the statement gets (a pool's is known only once checked out), or the INSERT
- * when that connection cannot COPY. The rows are encoded before any connection is taken, so a row
- * that cannot be encoded fails the batch before anything is sent, as with the INSERT.
+ * when that connection cannot COPY. On pg the rows are encoded as they are sent, so that the server
+ * parses while Node encodes; a row that cannot be encoded then fails the COPY, which the server rolls
+ * back, and the batch fails with that row's error as it would before any statement.
  */
 function copyStatement<K, V>(
   target: string,
   columns: readonly ResolvedColumn<K, V>[],
   items: readonly V[],
-  context: Parameters<typeof copyRows<K, V>>[2],
+  context: ConstructorParameters<typeof CopyEncoder<K, V>>[2],
   signal: AbortSignal | undefined,
   insertText: string,
 ): Statement {
-  const pieces = copyRows(columns, items, context);
   return (connection) => {
     const capability = copyCapability(connection);
-    if (capability === 'pg') return copyWithPg(connection, target, pieces, signal);
-    if (capability === 'pglite') return copyWithPGlite(connection, target, pieces);
+    if (capability === 'pg') {
+      return copyWithPg(connection, target, new CopyEncoder(columns, items, context), signal);
+    }
+    if (capability === 'pglite') {
+      return copyWithPGlite(connection, target, new CopyEncoder(columns, items, context).all());
+    }
     if (!copyNoticeGiven && looksLikePg(connection)) {
       copyNoticeGiven = true;
       process.emitWarning(

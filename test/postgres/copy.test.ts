@@ -170,6 +170,29 @@ describe.skipIf(!available)('postgresSink through COPY', () => {
     }
   });
 
+  it('a row that cannot be encoded, after others were sent, fails the COPY with its own error; the connection is kept', async () => {
+    await admin.query(`TRUNCATE ${table}`);
+    const pool = createPool({ max: 1 });
+    try {
+      const sink: PostgresFlushHandler<string, Row> = postgresSink({ pool, table, columns });
+      const batch = rows(6_000, 0);
+      // Rows are encoded as they are sent: row 5000 is reached once about 5 MB went to the server.
+      batch[5_000] = { id: 5_000, delay: 0 } as Row;
+      const before = await pool.query('SELECT pg_backend_pid() AS pid');
+      const error = (await sink('k', batch, { batchId: 'b' }).catch((thrown: unknown) => thrown)) as Error;
+
+      expect(error).toBeInstanceOf(NonRetryableError);
+      expect(error.message).toMatch(
+        /^Column `payload` of row 5000 of the batch of key `"k"` \(string\): the item's `payload` is undefined/,
+      );
+      expect(await storedCount()).toBe(0);
+      const after = await pool.query('SELECT pg_backend_pid() AS pid');
+      expect(after.rows[0].pid).toBe(before.rows[0].pid);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('a connection lost mid-COPY is retryable, and the retry delivers', async () => {
     await admin.query(`TRUNCATE ${table}`);
     const pool = createPool({ max: 2 });
