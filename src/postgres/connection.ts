@@ -76,7 +76,8 @@ export type Statement = (connection: Queryable) => Promise<QueryResultLike>;
  *   statement was cancelled is destroyed rather than reused, so a late cancel cannot hit another
  *   statement; one still busy {@link CANCEL_GRACE_MS} ms after the abort is destroyed too;
  * - `pg` `Client` (or `PoolClient`): cancelled through `cancelVia` when it is given, otherwise left
- *   to run (a single connection cannot cancel itself);
+ *   to run (a single connection cannot cancel itself; a COPY still sending stops on its own, see
+ *   `copy.ts`);
  * - PGlite and anything else: there is no way to cancel; the statement runs to its end.
  * @throws `signal.reason` when the signal aborted before the statement started.
  */

@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { NonRetryableError } from '../../src/index.js';
-import { type PostgresFlushHandler, postgresSink, type Queryable } from '../../src/postgres/index.js';
+import {
+  COPY_UNAVAILABLE_WARNING,
+  type PostgresFlushHandler,
+  postgresSink,
+  type Queryable,
+} from '../../src/postgres/index.js';
 
 /** A handle shaped like PGlite (`exec`, `sql`, `query` with a `blob` option) that records what it runs. */
 function pgliteRecorder() {
@@ -104,6 +109,37 @@ describe('the COPY text of a batch', () => {
     expect(plain.calls).toEqual([
       { text: 'INSERT INTO "t" ("v") SELECT * FROM unnest($1::text[])', params: ['{"1"}'] },
     ]);
+  });
+});
+
+describe('a pg client that cannot COPY (pg-native, pipeline mode)', () => {
+  it('gets the INSERT, with one warning per process', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const { db, calls } = queryRecorder();
+      // What pg-native's Client looks like to the sink: a query method and a backend pid, no protocol access.
+      const native = Object.assign(db, { processID: 42, native: {} });
+      const sink = postgresSink({
+        pool: native,
+        table: 't',
+        columns: { v: { type: 'text', value: String } },
+      });
+      await sink('k', [1], { batchId: 'a' });
+      await sink('k', [2], { batchId: 'b' });
+      await new Promise((resolve) => setImmediate(resolve));
+
+      expect(calls.map((call) => call.text)).toEqual([
+        'INSERT INTO "t" ("v") SELECT * FROM unnest($1::text[])',
+        'INSERT INTO "t" ("v") SELECT * FROM unnest($1::text[])',
+      ]);
+      expect(warnings.map((warning) => (warning as Error & { code?: string }).code)).toEqual([
+        COPY_UNAVAILABLE_WARNING,
+      ]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
 
