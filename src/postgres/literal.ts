@@ -30,7 +30,7 @@ export function toPostgresText(value: unknown): string | null {
       if (value === null) return null;
       if (value instanceof Date) {
         if (Number.isNaN(value.getTime())) throw new TypeError('got an invalid Date');
-        return value.toISOString();
+        return isoDate(value);
       }
       if (value instanceof Uint8Array) {
         return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
@@ -40,6 +40,20 @@ export function toPostgresText(value: unknown): string | null {
     default:
       throw new TypeError(`got a ${typeof value}, which has no PostgreSQL representation`);
   }
+}
+
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+const pad3 = (n: number): string => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
+
+/**
+ * `date.toISOString()` for a valid date, built from its UTC fields: two to three times faster than
+ * the built-in, which matters at one call per row (it was the largest item of a COPY profile). Years
+ * outside 0–9999, which `toISOString` writes with six digits and a sign, go to the built-in.
+ */
+export function isoDate(date: Date): string {
+  const year = date.getUTCFullYear();
+  if (year < 1000 || year > 9999) return date.toISOString();
+  return `${year}-${pad2(date.getUTCMonth() + 1)}-${pad2(date.getUTCDate())}T${pad2(date.getUTCHours())}:${pad2(date.getUTCMinutes())}:${pad2(date.getUTCSeconds())}.${pad3(date.getUTCMilliseconds())}Z`;
 }
 
 const NEEDS_ESCAPE = /["\\]/;

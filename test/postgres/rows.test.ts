@@ -11,6 +11,7 @@ import {
   postgresSink,
   type Queryable,
 } from '../../src/postgres/index.js';
+import { isoDate } from '../../src/postgres/literal.js';
 
 /** A handle shaped like PGlite (`exec`, `sql`, `query` with a `blob` option) that records what it runs. */
 function pgliteRecorder() {
@@ -191,5 +192,28 @@ describe('a type-name column whose property is missing', () => {
       classifyErrors: false,
     });
     await expect(sink('k', [{} as View], { batchId: 'b' })).rejects.toThrow(TypeError);
+  });
+});
+
+describe('isoDate', () => {
+  it('is toISOString, for every year', () => {
+    const samples = [
+      Date.UTC(2024, 1, 29, 12, 34, 56, 789),
+      Date.UTC(1999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(2026, 0, 1, 0, 0, 0, 0),
+      Date.UTC(1000, 0, 1),
+      Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(999, 11, 31),
+      Date.UTC(10_000, 0, 1),
+      -62_198_755_200_000, // year -1
+      0,
+      8.64e15,
+      -8.64e15,
+    ];
+    for (let i = 0; i < 2000; i++) samples.push(Math.round((Math.sin(i) * 0.5 + 0.5) * 1e13) - 2e12 + i * 7);
+    for (const time of samples) {
+      const date = new Date(time);
+      expect(isoDate(date), String(time)).toBe(date.toISOString());
+    }
   });
 });
