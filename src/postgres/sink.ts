@@ -220,7 +220,7 @@ export const COPY_UNAVAILABLE_WARNING = 'DATA_BUFFER_PG_NO_COPY';
  * });
  * ```
  */
-export function postgresSink<K = unknown, V = unknown, const C = AnyColumns<K, V>>(
+export function postgresSink<K = unknown, V = unknown, C = AnyColumns<K, V>>(
   options: PostgresSinkOptions<K, V, C>,
 ): PostgresFlushHandler<K, V> {
   if (typeof options !== 'object' || options === null) {
