@@ -14,7 +14,15 @@ import { fileURLToPath } from 'node:url';
 import { machine, markdownTable, svgChart, textTable } from './report.mjs';
 
 /** Scenario files, in the order of the issue. */
-export const SCENARIOS = ['insert-keys', 'insert-hot-key', 'live-keys', 'insert-many', 'flush', 'peers'];
+export const SCENARIOS = [
+  'insert-keys',
+  'insert-hot-key',
+  'live-keys',
+  'insert-many',
+  'flush',
+  'peers',
+  'postgres',
+];
 
 async function main() {
   const picked = args.filter((arg) => !arg.startsWith('--'));
@@ -138,6 +146,16 @@ const NOTES = `## What each scenario does
    ratio is how many times faster DataBuffer delivers everything. The hand-written buffers do the least
    work possible: no ordering per key, no backpressure, no retries, every handler call at once; see
    scenarios 3 and 5 for what they cost at a million keys.
+7. **PostgreSQL sink**: 500k rows (\`path text, user text, at timestamptz\`) into the local PostgreSQL
+   (\`DATABASE_URL\`), into an emptied table each run, against a hand-written \`COPY … FROM STDIN\` of the
+   same rows in 10k-row chunks through pg-copy-streams on one connection, its text formatted with one
+   template per row and no escaping (the least work that is correct for these rows). Arms:
+   \`postgresSink\` (COPY, its default) called with the same 10k-row batches one after the other on a
+   pg \`Pool\`; the same behind a \`DataBuffer\` (one key, \`maxSize: 10_000\`, otherwise default
+   options; insert every row, then \`close()\`); and the sink with \`copy: false\`
+   (\`INSERT … SELECT FROM unnest\`) for reference. Every arm must store every row (checked). Needs
+   the server: under \`REQUIRE_SERVICES=1\` (CI) an unreachable server fails the run, otherwise the
+   scenario reports itself skipped.
 
 ## Reading the figures
 

@@ -3,7 +3,7 @@
  * a whole batch of requests into it in one statement.
  */
 
-import { postgresSink } from 'data-buffer/postgres';
+import { type PostgresFlushHandler, postgresSink } from 'data-buffer/postgres';
 import pg from 'pg';
 
 /** One logged HTTP request. */
@@ -37,8 +37,8 @@ export async function createRequestLogTable(): Promise<void> {
   )`);
 }
 
-/** `INSERT INTO request_log … SELECT * FROM unnest(…)`: one statement per batch, whatever its size. */
-export const writeRequestLogs = postgresSink<string, RequestLog>({
+/** `COPY request_log (…) FROM STDIN`: one statement per batch, whatever its size. */
+export const writeRequestLogs: PostgresFlushHandler<string, RequestLog> = postgresSink({
   pool,
   table: 'request_log',
   columns: {

@@ -46,41 +46,57 @@ function processIdOf(db: Queryable): number | undefined {
   return typeof pid === 'number' ? pid : undefined;
 }
 
+/** Errors after which the connection is known to be in step with the server (see {@link keepsConnection}). */
+const connectionKept = new WeakSet<object>();
+
+/**
+ * Marks `error` as one after which the connection is still usable, although it is not a server
+ * error: a COPY the sink failed itself (CopyFail) because a row could not be encoded, once the server
+ * has answered. Without the mark, a pooled connection is destroyed after any non-server error.
+ */
+export function keepsConnection<E>(error: E): E {
+  if (typeof error === 'object' && error !== null) connectionKept.add(error);
+  return error;
+}
+
 /**
  * After a cancel request, how long a checked-out connection may stay busy before the sink destroys
  * it to get it back into the pool, in ms. A dead network never answers the cancel.
  */
 export const CANCEL_GRACE_MS = 5000;
 
+/** One statement, run on the connection it is given (the handle itself, or one checked out of a pool). */
+export type Statement = (connection: Queryable) => Promise<QueryResultLike>;
+
 /**
- * Runs `text` on `db`, and when `signal` aborts, cancels the statement on the server:
+ * Runs `statement` on `db`, and when `signal` aborts, cancels it on the server:
  * - `pg` `Pool`: the statement runs on a connection checked out for it; on abort,
  *   `SELECT pg_cancel_backend(pid)` goes through `cancelVia` (by default the pool itself, which then
  *   needs a free connection: size the pool above the buffer's `partitions`). A connection whose
  *   statement was cancelled is destroyed rather than reused, so a late cancel cannot hit another
  *   statement; one still busy {@link CANCEL_GRACE_MS} ms after the abort is destroyed too;
  * - `pg` `Client` (or `PoolClient`): cancelled through `cancelVia` when it is given, otherwise left
- *   to run (a single connection cannot cancel itself);
+ *   to run (a single connection cannot cancel itself; a COPY still sending stops on its own, see
+ *   `copy.ts`);
  * - PGlite and anything else: there is no way to cancel; the statement runs to its end.
  * @throws `signal.reason` when the signal aborted before the statement started.
  */
 export async function runStatement(
   db: Queryable,
-  text: string,
-  params: unknown[],
+  statement: Statement,
   signal: AbortSignal | undefined,
   cancelVia: Queryable | undefined,
 ): Promise<QueryResultLike> {
   signal?.throwIfAborted();
-  if (isPool(db)) return runOnPooledConnection(db, text, params, signal, cancelVia ?? db);
-  if (signal === undefined || cancelVia === undefined) return db.query(text, params);
+  if (isPool(db)) return runOnPooledConnection(db, statement, signal, cancelVia ?? db);
+  if (signal === undefined || cancelVia === undefined) return statement(db);
   const onAbort = () => {
     const pid = processIdOf(db);
     if (pid !== undefined) sendCancel(cancelVia, pid);
   };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    return await db.query(text, params);
+    return await statement(db);
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
@@ -88,8 +104,7 @@ export async function runStatement(
 
 async function runOnPooledConnection(
   pool: PoolLike,
-  text: string,
-  params: unknown[],
+  statement: Statement,
   signal: AbortSignal | undefined,
   cancelVia: Queryable,
 ): Promise<QueryResultLike> {
@@ -115,12 +130,16 @@ async function runOnPooledConnection(
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const result = await connection.query(text, params);
+    const result = await statement(connection);
     release(cancelled);
     return result;
   } catch (error) {
-    // A server-side error (it has a SQLSTATE) leaves the connection usable; anything else may not.
-    const serverError = typeof (error as { severity?: unknown })?.severity === 'string';
+    // A server-side error leaves the connection usable, unless the server ended the session with it
+    // (FATAL, PANIC: a terminated backend); anything else (a socket error) may not.
+    const severity = (error as { severity?: unknown })?.severity;
+    const serverError =
+      (typeof severity === 'string' && severity !== 'FATAL' && severity !== 'PANIC') ||
+      (typeof error === 'object' && error !== null && connectionKept.has(error));
     release(cancelled || !serverError ? asError(error) : undefined);
     throw error;
   } finally {

@@ -4,20 +4,13 @@
  */
 import { describe, NonRetryableError } from '../errors.js';
 import type { FlushInfo } from '../options.js';
-import { type Queryable, runStatement } from './connection.js';
+import { type Queryable, type QueryResultLike, runStatement, type Statement } from './connection.js';
+import { copyCapability, copyWithPGlite, copyWithPg, looksLikePg } from './copy.js';
 import { isRetryablePostgresError, sqlState } from './errors.js';
-import { arrayElement, toPostgresText } from './literal.js';
-import { checkTypeName, insertStatement, type OnConflict, quoteTable, type TableName } from './sql.js';
+import { CopyEncoder, columnArrays, type ResolvedColumn, type RowContext, resolveColumns } from './rows.js';
+import { copyTarget, insertStatement, type OnConflict, quoteTable, type TableName } from './sql.js';
 
-/** Where a row sits, passed to every column's `value` function. */
-export interface RowContext {
-  /** The batch's id (`info.batchId`): the same on every retry of the batch. */
-  readonly batchId: string;
-  /** The row's position in its batch, 0 based: with `batchId`, a unique and stable id for the row. */
-  readonly index: number;
-  /** The flush attempt, 1 for the first (0 when the sink is called without one). */
-  readonly attempt: number;
-}
+export type { RowContext } from './rows.js';
 
 /** One column of the table: its PostgreSQL type and how to read its value from an item. */
 export interface ColumnSpec<K, V> {
@@ -35,6 +28,57 @@ export interface ColumnSpec<K, V> {
    */
   readonly value: (item: V, key: K, row: RowContext) => unknown;
 }
+
+/**
+ * A column read from the item's property of the same name, written as a type name (`at:
+ * 'timestamptz'`) or as `{ type, optional }`. A row whose property is `undefined` is refused (the
+ * batch fails without retries, naming the column and the key), since a missing property is more often
+ * a typo or a renamed field than a NULL; `null` is written as NULL. `optional: true` says that a
+ * missing property means NULL.
+ */
+export interface PropertyColumn {
+  /** The column's PostgreSQL type, as in {@link ColumnSpec.type}. */
+  readonly type: string;
+  /** Write NULL for an item whose property is `undefined`, instead of refusing the batch. @default false */
+  readonly optional?: boolean;
+}
+
+/**
+ * What the type checker shows for a type-name column whose name is not a property of the item type.
+ * A column that is not an item property needs `{ type, value }`.
+ */
+export type NotAnItemProperty<Name extends PropertyKey> =
+  `column "${Name & string}" is not a property of the item type: give it { type, value }`;
+
+/**
+ * The `columns` option, checked against the item type `V` once TypeScript knows the column names
+ * (it infers them when the sink's types come from the buffer it is given to, or from a
+ * `PostgresFlushHandler<K, V>` annotation):
+ * - a name that is a property of `V` takes a type name or `{ type, optional? }` (an optional property,
+ *   or one whose type includes `undefined`, needs `{ type, optional: true }`), or `{ type, value }`;
+ * - any other name needs `{ type, value }`.
+ * Called with explicit type arguments only (`postgresSink<K, V>(…)`), TypeScript cannot know the
+ * names, and only `{ type, value }` columns pass: let it infer them instead.
+ */
+export type PostgresColumns<K, V, C> = string extends keyof C
+  ? Readonly<Record<string, ColumnSpec<K, V> | NamesUnknown>>
+  : {
+      readonly [Name in keyof C]: Name extends keyof V
+        ? undefined extends V[Name]
+          ? ColumnSpec<K, V> | (PropertyColumn & { readonly optional: true })
+          : ColumnSpec<K, V> | PropertyColumn | string
+        : ColumnSpec<K, V> | NotAnItemProperty<Name>;
+    };
+
+/**
+ * What the type checker shows for a type-name column when the column names are not known (explicit
+ * type arguments `postgresSink<K, V>(…)`): they cannot be checked against the item type.
+ */
+export type NamesUnknown =
+  "type-name columns are checked against the item type: call postgresSink without type arguments, inside the buffer's options or as `const sink: PostgresFlushHandler<K, V> = postgresSink({…})`";
+
+/** Any `columns` object, before it is checked against an item type. */
+export type AnyColumns<K, V> = Readonly<Record<string, ColumnSpec<K, V> | PropertyColumn | string>>;
 
 /** What the handler resolves to after a batch was written. */
 export interface PostgresSinkResult {
@@ -57,8 +101,11 @@ export type PostgresFlushHandler<K, V> = (
   info: SinkCallInfo,
 ) => Promise<PostgresSinkResult>;
 
-/** Options of {@link postgresSink}. */
-export interface PostgresSinkOptions<K, V> {
+/**
+ * Options of {@link postgresSink}.
+ * @typeParam C - the `columns` object, inferred, so that its names can be checked against `V`.
+ */
+export interface PostgresSinkOptions<K, V, C = AnyColumns<K, V>> {
   /**
    * Where to write: a `pg` `Pool` (recommended: a flush timeout then cancels the statement on the
    * server), a `pg` `Client`, or a PGlite instance. Neither driver is imported by this module.
@@ -70,11 +117,13 @@ export interface PostgresSinkOptions<K, V> {
    */
   readonly table: TableName;
   /**
-   * The columns to fill, by name, in order. Each is a {@link ColumnSpec}, or just a type name to take
-   * the item's property of the same name: `{ path: 'text' }` reads `item.path`. Columns left out get
-   * their default (an identity or `serial` id, `now()`).
+   * The columns to fill, by name, in order. Each is a {@link ColumnSpec} (`{ type, value }`), or a
+   * {@link PropertyColumn} that reads the item's property of the same name: a type name
+   * (`{ path: 'text' }` reads `item.path`) or `{ type, optional: true }` when a missing property
+   * means NULL. Columns left out get their default (an identity or `serial` id, `now()`). See
+   * {@link PostgresColumns} for how the names are type-checked.
    */
-  readonly columns: Readonly<Record<string, ColumnSpec<K, V> | string>>;
+  readonly columns: PostgresColumns<K, V, C>;
   /** What a row that hits a unique constraint does; see {@link OnConflict}. @default 'error' */
   readonly onConflict?: OnConflict;
   /**
@@ -89,36 +138,62 @@ export interface PostgresSinkOptions<K, V> {
    * when `pool` is a `pg` `Pool`; none otherwise, so set it when `pool` is a single `Client`.
    */
   readonly cancelVia?: Queryable;
+  /**
+   * Write with `COPY … FROM STDIN` when the sink can: no `onConflict` (COPY has no ON CONFLICT), and
+   * a `pg` `Pool` or `Client` or a PGlite instance (other handles cannot stream COPY data). COPY
+   * costs about half the server and Node CPU per row of `INSERT … SELECT FROM unnest(…)`, which the
+   * sink uses otherwise. Set `false` to always use the INSERT: for a table with row-level security
+   * (COPY FROM refuses it) or rules (COPY ignores them).
+   * @default true
+   */
+  readonly copy?: boolean;
 }
 
-const KNOWN_OPTIONS = new Set(['pool', 'table', 'columns', 'onConflict', 'classifyErrors', 'cancelVia']);
+const KNOWN_OPTIONS = new Set([
+  'pool',
+  'table',
+  'columns',
+  'onConflict',
+  'classifyErrors',
+  'cancelVia',
+  'copy',
+]);
 
-interface ResolvedColumn<K, V> {
-  readonly name: string;
-  readonly type: string;
-  readonly value: (item: V, key: K, row: RowContext) => unknown;
-}
+/** Whether the process was told once that a pg client could not COPY. */
+let copyNoticeGiven = false;
+
+/** The warning code of that notice, for `process.on('warning')` filters. */
+export const COPY_UNAVAILABLE_WARNING = 'DATA_BUFFER_PG_NO_COPY';
 
 /**
  * Creates a `handleFlush` that writes each batch into `table` in one statement, whatever its size:
- * `INSERT INTO t (a, b) SELECT * FROM unnest($1::ta[], $2::tb[])`, with one array parameter per
- * column. Rows go in batch order, so a serial or identity id follows insertion order within a key.
+ * - by default `COPY t (a, b) FROM STDIN` (text format), streamed over the connection (pg) or handed
+ *   over as a blob (PGlite);
+ * - with `onConflict`, `copy: false`, or a handle that cannot COPY (your own `{ query }` wrapper):
+ *   `INSERT INTO t (a, b) SELECT * FROM unnest($1::ta[], $2::tb[])`, one array parameter per column.
+ * Either way a batch is all or nothing, and rows go in batch order, so a serial or identity id
+ * follows insertion order within a key.
  *
  * - Works with `pg` (`Pool` or `Client`) and PGlite, found by shape: no driver is imported here.
  * - Honours `info.signal`: a flush timeout cancels the statement on the server (a `pg` `Pool`, or a
- *   `Client` with `cancelVia`). PGlite cannot cancel a statement: it runs to its end, and the retry
- *   waits behind it.
- * - Fails fast on errors a retry cannot fix (see `classifyErrors`).
+ *   `Client` with `cancelVia`); a COPY still sending its rows also stops sending and fails itself
+ *   (CopyFail), with any `Client`. PGlite cannot cancel a statement: it runs to its end, and the
+ *   retry waits behind it.
+ * - Fails fast on errors a retry cannot fix (see `classifyErrors`), and on an item missing a property
+ *   that a type-name column reads (see {@link PropertyColumn}).
  * - For exactly-once writes across retries, give each row a unique id (your own, or
  *   {@link batchIdColumn} + {@link batchIndexColumn} under a unique constraint) and set
  *   `onConflict: 'do-nothing'`: a retry after a commit whose acknowledgement was lost then skips the
- *   rows already written.
+ *   rows already written. (That turns COPY off: COPY has no ON CONFLICT.)
  *
- * A batch is one statement and one parameter per column, so its size is bounded by PostgreSQL's 1 GB
- * limit per parameter: bound it with the buffer's `maxSize`.
+ * Through `INSERT … unnest`, a batch is bounded by PostgreSQL's 1 GB limit per parameter; COPY has no
+ * such limit. Bound batches with the buffer's `maxSize` anyway: a batch is held in memory as text.
  *
  * @typeParam K - the buffer's keys.
  * @typeParam V - the buffer's items.
+ * @typeParam C - the `columns` object, inferred: leave it out, and let the buffer (or a
+ *   `PostgresFlushHandler<K, V>` annotation) give `K` and `V`, so that type-name columns are checked
+ *   against `V` (see {@link PostgresColumns}).
  * @throws TypeError when an option is invalid, naming it, the value received and what is allowed.
  *
  * @example
@@ -131,22 +206,22 @@ interface ResolvedColumn<K, V> {
  * const buffer = new DataBuffer<string, PageView>({
  *   partitions: 4,
  *   flushTimeout: 10_000,
- *   handleFlush: postgresSink<string, PageView>({
+ *   handleFlush: postgresSink({
  *     pool,
  *     table: 'analytics.page_views',
  *     columns: {
  *       event_id: { type: 'uuid', value: (view) => view.id },
  *       path: { type: 'text', value: (_view, path) => path },
- *       user_id: 'text', // item.user_id
+ *       user_id: 'text', // item.user_id, which PageView must have
+ *       referrer: { type: 'text', optional: true }, // item.referrer, NULL when missing
  *       viewed_at: { type: 'timestamptz', value: (view) => view.at },
  *     },
- *     onConflict: 'do-nothing',
  *   }),
  * });
  * ```
  */
-export function postgresSink<K = unknown, V = unknown>(
-  options: PostgresSinkOptions<K, V>,
+export function postgresSink<K = unknown, V = unknown, C = AnyColumns<K, V>>(
+  options: PostgresSinkOptions<K, V, C>,
 ): PostgresFlushHandler<K, V> {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`Expected the options of postgresSink to be an object, got ${describe(options)}`);
@@ -158,23 +233,31 @@ export function postgresSink<K = unknown, V = unknown>(
       );
     }
   }
-  const { pool, cancelVia, onConflict = 'error', classifyErrors = true } = options;
+  const { pool, cancelVia, onConflict = 'error', classifyErrors = true, copy = true } = options;
   checkQueryable(pool, 'pool');
   if (cancelVia !== undefined) checkQueryable(cancelVia, 'cancelVia');
   if (typeof classifyErrors !== 'boolean') {
     throw new TypeError(`Expected \`classifyErrors\` to be a boolean, got ${describe(classifyErrors)}`);
   }
+  if (typeof copy !== 'boolean') {
+    throw new TypeError(`Expected \`copy\` to be a boolean, got ${describe(copy)}`);
+  }
   const table = quoteTable(options.table);
-  const columns = resolveColumns(options.columns);
+  const columns = resolveColumns<K, V>(options.columns);
   const text = insertStatement(table, columns, onConflict);
+  const target = copyTarget(table, columns);
+  const useCopy = copy && onConflict === 'error';
   const tableName = typeof options.table === 'string' ? options.table : options.table.name;
 
   return async function postgresFlush(key, items, info) {
     if (items.length === 0) return { rows: 0, inserted: 0 };
-    const params = columnArrays(columns, key, items, info, classifyErrors);
-    let result: Awaited<ReturnType<Queryable['query']>>;
+    const context = { key, batchId: info.batchId, attempt: info.attempt ?? 0, classifyErrors };
+    const statement: Statement = useCopy
+      ? copyStatement(target, columns, items, context, info.signal, text)
+      : insertWith(text, columnArrays(columns, items, context));
+    let result: QueryResultLike;
     try {
-      result = await runStatement(pool, text, params, info.signal, cancelVia);
+      result = await runStatement(pool, statement, info.signal, cancelVia);
     } catch (error) {
       if (classifyErrors && !isRetryablePostgresError(error)) {
         const message = error instanceof Error ? error.message : String(error);
@@ -190,64 +273,42 @@ export function postgresSink<K = unknown, V = unknown>(
   };
 }
 
-/** One array literal per column, built in one pass over the batch per column. */
-function columnArrays<K, V>(
-  columns: readonly ResolvedColumn<K, V>[],
-  key: K,
-  items: readonly V[],
-  info: SinkCallInfo,
-  classifyErrors: boolean,
-): string[] {
-  const batchId = info.batchId;
-  const attempt = info.attempt ?? 0;
-  return columns.map((column) => {
-    const elements = new Array<string>(items.length);
-    for (let index = 0; index < items.length; index++) {
-      try {
-        const value = column.value(items[index] as V, key, { batchId, index, attempt });
-        elements[index] = arrayElement(toPostgresText(value));
-      } catch (error) {
-        const message = `Column \`${column.name}\` of row ${index} of the batch: ${error instanceof Error ? error.message : String(error)}`;
-        // The same item fails the same way on every retry.
-        throw classifyErrors
-          ? new NonRetryableError(message, { cause: error })
-          : new TypeError(message, { cause: error });
-      }
-    }
-    return `{${elements.join(',')}}`;
-  });
+/** The `INSERT … unnest` statement with its parameters. */
+function insertWith(text: string, params: string[]): Statement {
+  return (connection) => connection.query(text, params);
 }
 
-function resolveColumns<K, V>(columns: PostgresSinkOptions<K, V>['columns']): ResolvedColumn<K, V>[] {
-  if (typeof columns !== 'object' || columns === null || Array.isArray(columns)) {
-    throw new TypeError(
-      `Expected \`columns\` to be an object of column name → { type, value } or type name, got ${describe(columns)}`,
-    );
-  }
-  const resolved = Object.entries(columns).map(([name, spec]): ResolvedColumn<K, V> => {
-    if (typeof spec === 'string') {
-      return { name, type: checkTypeName(spec, name), value: (item) => propertyOf(item, name) };
+/**
+ * COPY on the connection the statement gets (a pool's is known only once checked out), or the INSERT
+ * when that connection cannot COPY. On pg the rows are encoded as they are sent, so that the server
+ * parses while Node encodes; a row that cannot be encoded then fails the COPY, which the server rolls
+ * back, and the batch fails with that row's error as it would before any statement.
+ */
+function copyStatement<K, V>(
+  target: string,
+  columns: readonly ResolvedColumn<K, V>[],
+  items: readonly V[],
+  context: ConstructorParameters<typeof CopyEncoder<K, V>>[2],
+  signal: AbortSignal | undefined,
+  insertText: string,
+): Statement {
+  return (connection) => {
+    const capability = copyCapability(connection);
+    if (capability === 'pg') {
+      return copyWithPg(connection, target, new CopyEncoder(columns, items, context), signal);
     }
-    if (typeof spec !== 'object' || spec === null || typeof spec.value !== 'function') {
-      throw new TypeError(
-        `Column \`${name}\`: expected { type, value: (item, key, row) => unknown } or a type name, got ${describe(spec)}`,
+    if (capability === 'pglite') {
+      return copyWithPGlite(connection, target, new CopyEncoder(columns, items, context).all());
+    }
+    if (!copyNoticeGiven && looksLikePg(connection)) {
+      copyNoticeGiven = true;
+      process.emitWarning(
+        'postgresSink: this pg client cannot stream COPY (pg-native, or pipeline mode); writing with INSERT … unnest instead, at about half the speed. Pass copy: false to silence this.',
+        { code: COPY_UNAVAILABLE_WARNING },
       );
     }
-    return { name, type: checkTypeName(spec.type, name), value: spec.value };
-  });
-  if (resolved.length === 0) {
-    throw new TypeError('Expected `columns` to name at least one column, got `{}`');
-  }
-  return resolved;
-}
-
-function propertyOf(item: unknown, name: string): unknown {
-  if (typeof item !== 'object' || item === null) {
-    throw new TypeError(
-      `expected the item to be an object with a \`${name}\` property, got ${describe(item)}`,
-    );
-  }
-  return (item as Record<string, unknown>)[name];
+    return connection.query(insertText, columnArrays(columns, items, context));
+  };
 }
 
 function checkQueryable(db: unknown, option: string): void {

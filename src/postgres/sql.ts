@@ -174,3 +174,11 @@ function columnList(names: unknown, what: string): string {
   }
   return names.map((name: string) => quoteIdentifier(name, `column name in ${what}`)).join(', ');
 }
+
+/**
+ * What follows `COPY` for a batch: `t (a, b)`, the quoted table and column names.
+ * @param table - already quoted.
+ */
+export function copyTarget(table: string, columns: readonly { readonly name: string }[]): string {
+  return `${table} (${columns.map((column) => quoteIdentifier(column.name, 'column name')).join(', ')})`;
+}

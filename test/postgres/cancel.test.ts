@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataBuffer, type ErrorInfo, FlushTimeoutError } from '../../src/index.js';
-import { postgresSink } from '../../src/postgres/index.js';
+import { type PostgresFlushHandler, postgresSink } from '../../src/postgres/index.js';
 import { createPool, DATABASE_URL, postgresAvailable, uniqueTableName, waitUntil } from './database.js';
 
 const available = await postgresAvailable('test/postgres/cancel.test.ts');
@@ -40,7 +40,7 @@ describe.skipIf(!available)('postgresSink cancels a timed-out statement', () => 
   async function runningInserts(): Promise<number> {
     const { rows } = await admin.query(
       `SELECT count(*)::int AS n FROM pg_stat_activity
-       WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE 'INSERT INTO "' || $1 || '"%'`,
+       WHERE state = 'active' AND pid <> pg_backend_pid() AND (query LIKE 'INSERT INTO "' || $1 || '"%' OR query LIKE 'COPY "' || $1 || '"%')`,
       [table],
     );
     return rows[0].n;
@@ -52,7 +52,7 @@ describe.skipIf(!available)('postgresSink cancels a timed-out statement', () => 
   }
 
   /** A buffer that gives up on an attempt after 300 ms and does not retry. */
-  function timingOutBuffer(sink: ReturnType<typeof postgresSink<string, Row>>) {
+  function timingOutBuffer(sink: PostgresFlushHandler<string, Row>) {
     const failures: { items: Row[]; error: Error; info: ErrorInfo }[] = [];
     const buffer = new DataBuffer<string, Row>({
       flushTimeout: 300,
@@ -69,7 +69,11 @@ describe.skipIf(!available)('postgresSink cancels a timed-out statement', () => 
   it('with a pg Pool: the statement stops on the server, and the pool keeps working', async () => {
     await admin.query(`TRUNCATE ${table}`);
     const pool = createPool({ max: 3 });
-    const sink = postgresSink<string, Row>({ pool, table, columns: { id: 'int4', delay: 'float8' } });
+    const sink: PostgresFlushHandler<string, Row> = postgresSink({
+      pool,
+      table,
+      columns: { id: 'int4', delay: 'float8' },
+    });
     const { buffer, failures } = timingOutBuffer(sink);
     try {
       const started = Date.now();
@@ -97,7 +101,7 @@ describe.skipIf(!available)('postgresSink cancels a timed-out statement', () => 
     await admin.query(`TRUNCATE ${table}`);
     const client = new pg.Client({ connectionString: DATABASE_URL });
     await client.connect();
-    const sink = postgresSink<string, Row>({
+    const sink: PostgresFlushHandler<string, Row> = postgresSink({
       pool: client,
       cancelVia: admin,
       table,
@@ -122,7 +126,11 @@ describe.skipIf(!available)('postgresSink cancels a timed-out statement', () => 
   it('does not start the statement when the flush timed out while it waited for a connection', async () => {
     await admin.query(`TRUNCATE ${table}`);
     const pool = createPool({ max: 1 });
-    const sink = postgresSink<string, Row>({ pool, table, columns: { id: 'int4', delay: 'float8' } });
+    const sink: PostgresFlushHandler<string, Row> = postgresSink({
+      pool,
+      table,
+      columns: { id: 'int4', delay: 'float8' },
+    });
     const { buffer, failures } = timingOutBuffer(sink);
     const busy = await pool.connect(); // the pool's only connection
     try {

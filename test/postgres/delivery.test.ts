@@ -7,6 +7,7 @@ import { DataBuffer, type FlushInfo } from '../../src/index.js';
 import {
   batchIdColumn,
   batchIndexColumn,
+  type PostgresFlushHandler,
   type PostgresSinkResult,
   postgresSink,
 } from '../../src/postgres/index.js';
@@ -83,7 +84,10 @@ describe.skipIf(!available)('postgresSink delivers batches', () => {
     expect(paths.rows.every((row) => row.n === 100)).toBe(true);
   });
 
-  it('round-trips every kind of value through the array literal', async () => {
+  it.each([
+    ['COPY', true],
+    ['INSERT … unnest', false],
+  ])('round-trips every kind of value through %s', async (_, copy) => {
     const types = uniqueTableName('types');
     await pool.query(`CREATE TABLE ${types} (
       n int4, t text, b bool, f float8, big int8, at timestamptz, doc jsonb, bytes bytea, price numeric(12,2),
@@ -91,7 +95,7 @@ describe.skipIf(!available)('postgresSink delivers batches', () => {
     )`);
     interface Row {
       n: number;
-      t: unknown;
+      t: string | null;
       b?: boolean | null;
       f?: number;
       big?: bigint;
@@ -105,9 +109,12 @@ describe.skipIf(!available)('postgresSink delivers batches', () => {
       'with "quotes" and \\backslashes\\',
       'commas, {braces}, and spaces ',
       'NULL',
+      '\\N',
+      '\\.',
       '',
       'ünïcødé ✓ 🚀',
-      'line\nbreak\ttab',
+      'line\nbreak\ttab\r\nwindows',
+      'a literal \\n and \\t',
     ];
     const at = new Date('2024-02-29T12:34:56.789Z');
     const rows: Row[] = [
@@ -119,31 +126,32 @@ describe.skipIf(!available)('postgresSink delivers batches', () => {
         f: -1.5e-10,
         big: 9_007_199_254_740_993n,
         at,
-        doc: { a: [1, 'two', null], 'quote"key': 'x\\y' },
-        bytes: Buffer.from([0, 1, 254, 255]),
+        doc: { a: [1, 'two', null], 'quote"key': 'x\\y', 'tab\tkey': 'line\nbreak' },
+        bytes: Buffer.from([0, 1, 9, 10, 13, 92, 254, 255]),
         price: '12345.67',
       },
-      { n: 101, t: undefined, b: false, f: Number.POSITIVE_INFINITY, doc: [1, 2] },
+      { n: 101, t: null, b: false, f: Number.POSITIVE_INFINITY, doc: [1, 2] },
     ];
-    const sink = postgresSink<string, Row>({
+    const sink: PostgresFlushHandler<string, Row> = postgresSink({
       pool,
       table: types,
+      copy,
       columns: {
         n: 'int4',
         t: 'text',
-        b: 'bool',
-        f: 'float8',
-        big: 'int8',
-        at: 'timestamptz',
-        doc: 'jsonb',
-        bytes: 'bytea',
-        price: 'numeric(12,2)',
+        b: { type: 'bool', optional: true },
+        f: { type: 'float8', optional: true },
+        big: { type: 'int8', optional: true },
+        at: { type: 'timestamptz', optional: true },
+        doc: { type: 'jsonb', optional: true },
+        bytes: { type: 'bytea', optional: true },
+        price: { type: 'numeric(12,2)', optional: true },
         d: { type: 'double precision', value: (row) => row.f },
         ts: { type: 'timestamp with time zone', value: (row) => row.at },
       },
     });
     try {
-      await sink('k', rows, { batchId: 'b1' });
+      expect(await sink('k', rows, { batchId: 'b1' })).toEqual({ rows: rows.length, inserted: rows.length });
       const stored = await pool.query(
         `SELECT n, t, b, f, big::text AS big, at, doc, bytes, price::text AS price, d, ts FROM ${types} ORDER BY n`,
       );
@@ -155,8 +163,8 @@ describe.skipIf(!available)('postgresSink delivers batches', () => {
         f: -1.5e-10,
         big: '9007199254740993',
         at,
-        doc: { a: [1, 'two', null], 'quote"key': 'x\\y' },
-        bytes: Buffer.from([0, 1, 254, 255]),
+        doc: { a: [1, 'two', null], 'quote"key': 'x\\y', 'tab\tkey': 'line\nbreak' },
+        bytes: Buffer.from([0, 1, 9, 10, 13, 92, 254, 255]),
         price: '12345.67',
         d: -1.5e-10,
         ts: at,
@@ -166,6 +174,8 @@ describe.skipIf(!available)('postgresSink delivers batches', () => {
         t: null,
         b: false,
         f: Number.POSITIVE_INFINITY,
+        big: null,
+        at: null,
         doc: [1, 2],
       });
     } finally {
@@ -273,7 +283,7 @@ describe.skipIf(!available)('postgresSink delivers batches', () => {
   it("upserts with onConflict { action: 'update' }", async () => {
     const counts = uniqueTableName('counts');
     await pool.query(`CREATE TABLE ${counts} (path text PRIMARY KEY, views int8 NOT NULL, seen_by text)`);
-    const sink = postgresSink<string, { path: string; views: number; by: string }>({
+    const sink: PostgresFlushHandler<string, { path: string; views: number; by: string }> = postgresSink({
       pool,
       table: counts,
       columns: { path: 'text', views: 'int8', seen_by: { type: 'text', value: (row) => row.by } },

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataBuffer, type ErrorInfo, NonRetryableError } from '../../src/index.js';
-import { type PostgresSinkOptions, postgresSink } from '../../src/postgres/index.js';
+import { type PostgresFlushHandler, postgresSink } from '../../src/postgres/index.js';
 import { closedPortUrl, createPool, postgresAvailable, uniqueTableName } from './database.js';
 
 const available = await postgresAvailable('test/postgres/failures.test.ts');
@@ -38,11 +38,11 @@ describe.skipIf(!available)('postgresSink failures', () => {
     await pool.end();
   });
 
-  const columns: PostgresSinkOptions<string, Event>['columns'] = { id: 'int4', name: 'text' };
+  const columns = { id: 'int4', name: 'text' } as const;
 
   /** Flushes `events` under one key through `sink`, and returns every attempt and failure. */
   async function deliver(
-    sink: ReturnType<typeof postgresSink<string, Event>>,
+    sink: PostgresFlushHandler<string, Event>,
     events: Event[],
     retryMax = 3,
   ): Promise<{ attempts: number; failures: Failure[] }> {
@@ -97,7 +97,14 @@ describe.skipIf(!available)('postgresSink failures', () => {
   });
 
   it('a column that does not exist is not retried', async () => {
-    const sink = postgresSink<string, Event>({ pool, table, columns: { id: 'int4', nickname: 'text' } });
+    const sink = postgresSink<string, Event>({
+      pool,
+      table,
+      columns: {
+        id: { type: 'int4', value: (event) => event.id },
+        nickname: { type: 'text', value: () => 'x' },
+      },
+    });
     const { attempts, failures } = await deliver(sink, batch());
 
     expect(attempts).toBe(1);
@@ -110,7 +117,10 @@ describe.skipIf(!available)('postgresSink failures', () => {
     const sink = postgresSink<string, Event>({
       pool,
       table,
-      columns: { id: { type: 'int4', value: (event) => (event.id === 2 ? 'two' : event.id) }, name: 'text' },
+      columns: {
+        id: { type: 'int4', value: (event) => (event.id === 2 ? 'two' : event.id) },
+        name: { type: 'text', value: (event) => event.name },
+      },
     });
     const { attempts, failures } = await deliver(sink, batch());
 
@@ -120,7 +130,7 @@ describe.skipIf(!available)('postgresSink failures', () => {
   });
 
   it('a value function that throws fails the batch without retries, naming the column and row', async () => {
-    const sink = postgresSink<string, Event>({
+    const sink: PostgresFlushHandler<string, Event> = postgresSink({
       pool,
       table,
       columns: {
@@ -144,7 +154,12 @@ describe.skipIf(!available)('postgresSink failures', () => {
   it('with classifyErrors: false, a constraint violation is retried until retryMax', async () => {
     await pool.query(`TRUNCATE ${table}`);
     await pool.query(`INSERT INTO ${table} VALUES (1, 'taken')`);
-    const sink = postgresSink({ pool, table, columns, classifyErrors: false });
+    const sink: PostgresFlushHandler<string, Event> = postgresSink({
+      pool,
+      table,
+      columns,
+      classifyErrors: false,
+    });
     const { attempts, failures } = await deliver(sink, batch(), 3);
 
     expect(attempts).toBe(3);

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   isRetryablePostgresError,
+  type PostgresFlushHandler,
   postgresSink,
   type Queryable,
   quoteIdentifier,
@@ -39,7 +40,26 @@ describe('postgresSink options', () => {
       /Column `a`: expected `type` to be a PostgreSQL type name/,
     ],
     [{ pool: db, table: 't', columns: { a: 'text[]' } }, /array types .* cannot be inserted through unnest/],
-    [{ pool: db, table: 't', columns: { a: { type: 'text' } } }, /Column `a`: expected \{ type, value/],
+    [
+      { pool: db, table: 't', columns: { a: { type: 'text', value: 'a' } } },
+      /Column `a`: expected `value` to be a function \(item, key, row\) => unknown, got `'a'` \(string\)/,
+    ],
+    [
+      { pool: db, table: 't', columns: { a: 42 } },
+      /Column `a`: expected \{ type, value: .*, \{ type, optional\? \}/,
+    ],
+    [
+      { pool: db, table: 't', columns: { a: { type: 'text', optional: 'yes' } } },
+      /Column `a`: expected `optional` to be a boolean, got `'yes'` \(string\)/,
+    ],
+    [
+      { pool: db, table: 't', columns: { a: { type: 'text', value: () => 1, optional: true } } },
+      /Column `a`: `optional` applies to columns read from the item's property/,
+    ],
+    [
+      { pool: db, table: 't', columns, copy: 'yes' },
+      /Expected `copy` to be a boolean, got `'yes'` \(string\)/,
+    ],
     [
       { pool: db, table: 't', columns, onConflict: 'ignore' },
       /Expected `onConflict` to be 'error', 'do-nothing'/,
@@ -69,7 +89,7 @@ describe('postgresSink options', () => {
 describe('the statement', () => {
   it('is one INSERT … SELECT * FROM unnest with one array parameter per column, whatever the batch size', async () => {
     const { db, calls } = recorder();
-    const sink = postgresSink<string, { n: number }>({
+    const sink: PostgresFlushHandler<string, { n: number }> = postgresSink({
       pool: db,
       table: { schema: 'My Schema', name: 'odd"name' },
       columns: {
@@ -110,14 +130,14 @@ describe('the statement', () => {
 
   it('sends nothing for an empty batch', async () => {
     const { db, calls } = recorder();
-    const sink = postgresSink({ pool: db, table: 't', columns: { v: 'text' } });
+    const sink = postgresSink({ pool: db, table: 't', columns: { v: { type: 'text', value: String } } });
     expect(await sink('k', [], { batchId: 'b' })).toEqual({ rows: 0, inserted: 0 });
     expect(calls).toEqual([]);
   });
 
   it('does not start when the signal has already aborted', async () => {
     const { db, calls } = recorder();
-    const sink = postgresSink({ pool: db, table: 't', columns: { v: 'text' } });
+    const sink = postgresSink({ pool: db, table: 't', columns: { v: { type: 'text', value: String } } });
     const reason = new Error('flush timed out');
     await expect(sink('k', [{ v: 1 }], { batchId: 'b', signal: AbortSignal.abort(reason) })).rejects.toBe(
       reason,

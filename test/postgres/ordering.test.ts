@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataBuffer } from '../../src/index.js';
-import { postgresSink } from '../../src/postgres/index.js';
+import { type PostgresFlushHandler, postgresSink } from '../../src/postgres/index.js';
 import { createPool, postgresAvailable, sleep, uniqueTableName } from './database.js';
 
 const available = await postgresAvailable('test/postgres/ordering.test.ts');
@@ -31,7 +31,7 @@ describe.skipIf(!available)('postgresSink with concurrent partitions', () => {
   it('keeps each key in order while partitions run in parallel and batches retry', async () => {
     const keys = Array.from({ length: 12 }, (_, i) => `key-${i}`);
     const perKey = 300;
-    const sink = postgresSink<string, Step>({
+    const sink: PostgresFlushHandler<string, Step> = postgresSink({
       pool,
       table,
       columns: { key: { type: 'text', value: (_step, key) => key }, seq: 'int4' },

@@ -6,7 +6,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbeddedPostgres } from '../../examples/demo/database.js';
 import { DataBuffer, NonRetryableError } from '../../src/index.js';
-import { postgresSink } from '../../src/postgres/index.js';
+import { type PostgresFlushHandler, postgresSink, type Queryable } from '../../src/postgres/index.js';
 
 interface Step {
   seq: number;
@@ -27,8 +27,8 @@ describe('postgresSink on PGlite', () => {
     await pglite?.close();
   });
 
-  const sink = () =>
-    postgresSink<string, Step>({
+  const sink = (): PostgresFlushHandler<string, Step> =>
+    postgresSink({
       pool: pglite,
       table: 'steps',
       columns: { key: { type: 'text', value: (_step, key) => key }, seq: 'int4' },
@@ -58,6 +58,30 @@ describe('postgresSink on PGlite', () => {
     const inOrder = Array.from({ length: 200 }, (_, i) => i);
     expect(rows.map((row) => row.key)).toEqual(['a', 'b', 'c', 'd']);
     for (const row of rows) expect(row.seqs).toEqual(inOrder);
+  });
+
+  it('writes through COPY … FROM /dev/blob, with the rows as the blob', async () => {
+    const statements: string[] = [];
+    const recording = {
+      query: (text: string, params?: unknown[], options?: { blob?: Blob }) => {
+        statements.push(text);
+        return pglite.query(text, params, options);
+      },
+      exec: pglite.exec.bind(pglite),
+      sql: pglite.sql.bind(pglite),
+    } as Queryable;
+    const write: PostgresFlushHandler<string, Step> = postgresSink({
+      pool: recording,
+      table: 'steps',
+      columns: { key: { type: 'text', value: (_step, key) => key }, seq: 'int4' },
+    });
+    expect(await write('copied\tkey', [{ seq: 1 }, { seq: 2 }], { batchId: 'b' })).toEqual({
+      rows: 2,
+      inserted: 2,
+    });
+    expect(statements).toEqual([`COPY "steps" ("key", "seq") FROM '/dev/blob'`]);
+    const { rows } = await pglite.query("SELECT seq FROM steps WHERE key = E'copied\\tkey' ORDER BY seq");
+    expect(rows).toEqual([{ seq: 1 }, { seq: 2 }]);
   });
 
   it('classifies PGlite errors too: a duplicate goes to handleError without retries', async () => {
