@@ -6,6 +6,7 @@ const entries = {
   index: 'src/index.ts',
   postgres: 'src/postgres/index.ts',
   opentelemetry: 'src/opentelemetry/index.ts',
+  journal: 'src/journal/index.ts',
 };
 
 export default defineConfig({

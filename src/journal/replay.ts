@@ -1,0 +1,156 @@
+/**
+ * Rebuilding what an earlier run left unsettled from the frames of its segments, in order: puts add
+ * items to their key's line, takes close the oldest of them into batches, settles and drops remove
+ * them. Records about items that are no longer on disk (their segment was deleted once they all
+ * settled) find nothing and change nothing: takes and drops name the last item they cover.
+ * @module
+ */
+import type { RecoveredBatch } from '../backend.js';
+import type { Codec } from './codec.js';
+import { RecordType, skipField } from './frame.js';
+import { Input } from './output.js';
+import type { ScannedSegment } from './scan.js';
+
+/** An unsettled item found on disk: where its value field is, not yet decoded. */
+interface Item {
+  readonly seq: number;
+  readonly buffer: Buffer;
+  readonly field: number;
+  readonly segment: number;
+}
+
+interface KeyState {
+  readonly keyField: Buffer;
+  readonly untaken: Item[];
+  head: number;
+  readonly batches: Array<{ id: string; items: Item[] }>;
+}
+
+/** What replay hands back: the batches for `recover()`, and the model for the run that starts. */
+export interface Replayed<K, V> {
+  /** Per key in order of its oldest unsettled item: taken batches in take order, then untaken items. */
+  readonly batches: RecoveredBatch<K, V>[];
+  /** Per key: its field and the untaken items' sequence numbers. */
+  readonly lines: Array<{ key: K; keyField: Buffer; seqs: number[] }>;
+  /** Taken, unsettled batches with their items' sequence numbers. */
+  readonly taken: Array<{ batchId: string; seqs: number[] }>;
+  /** Per segment id: unsettled items, and the sequence number of its first item. */
+  readonly segments: Map<number, { unsettled: number; firstSeq: number | undefined }>;
+  /** The first sequence number above every one on disk. */
+  readonly nextSeq: number;
+  /** Unsettled items found. */
+  readonly items: number;
+  /** Frames with a good crc whose contents could not be read (written by another version?), skipped. */
+  readonly unreadable: number;
+}
+
+/** Replays `segments` (oldest first). Decoding errors of the user's deserializers propagate. */
+export function replay<K, V>(
+  segments: readonly ScannedSegment[],
+  keyCodec: Codec<K>,
+  valueCodec: Codec<V>,
+): Replayed<K, V> {
+  const keys = new Map<string, KeyState>();
+  const batchOwners = new Map<string, KeyState>();
+  const segmentInfo = new Map<number, { unsettled: number; firstSeq: number | undefined }>();
+  let nextSeq = 0;
+  let unreadable = 0;
+
+  const stateOf = (buffer: Buffer, [start, end]: [number, number]): KeyState => {
+    const name = buffer.toString('latin1', start, end);
+    let state = keys.get(name);
+    if (state === undefined) {
+      state = { keyField: Buffer.from(buffer.subarray(start, end)), untaken: [], head: 0, batches: [] };
+      keys.set(name, state);
+    }
+    return state;
+  };
+  const shift = (state: KeyState, through: number): Item[] => {
+    const start = state.head;
+    while (state.head < state.untaken.length && state.untaken[state.head]!.seq <= through) state.head++;
+    return state.untaken.slice(start, state.head);
+  };
+
+  for (const segment of segments) {
+    const info = { unsettled: 0, firstSeq: undefined as number | undefined };
+    segmentInfo.set(segment.id, info);
+    for (const frame of segment.frames) {
+      const input = new Input(segment.buffer, frame.payload, frame.end);
+      try {
+        if (frame.type === RecordType.PUTS) {
+          info.firstSeq ??= frame.firstSeq;
+          for (let i = 0; i < frame.count; i++) {
+            const state = stateOf(segment.buffer, skipField(input));
+            const [field] = skipField(input);
+            state.untaken.push({
+              seq: frame.firstSeq + i,
+              buffer: segment.buffer,
+              field,
+              segment: segment.id,
+            });
+          }
+          nextSeq = Math.max(nextSeq, frame.firstSeq + frame.count);
+        } else if (frame.type === RecordType.TAKEN) {
+          for (let i = 0; i < frame.count; i++) {
+            const state = stateOf(segment.buffer, skipField(input));
+            input.u32();
+            const items = shift(state, input.f64());
+            const id = input.string();
+            if (items.length > 0) {
+              state.batches.push({ id, items });
+              batchOwners.set(id, state);
+            }
+          }
+        } else if (frame.type === RecordType.SETTLED) {
+          for (let i = 0; i < frame.count; i++) {
+            const id = input.string();
+            const state = batchOwners.get(id);
+            if (state === undefined) continue;
+            batchOwners.delete(id);
+            const index = state.batches.findIndex((batch) => batch.id === id);
+            if (index >= 0) state.batches.splice(index, 1);
+          }
+        } else {
+          for (let i = 0; i < frame.count; i++) {
+            const state = stateOf(segment.buffer, skipField(input));
+            input.u32();
+            shift(state, input.f64());
+          }
+        }
+        nextSeq = Math.max(nextSeq, frame.type === RecordType.PUTS ? 0 : frame.firstSeq);
+      } catch {
+        unreadable++;
+      }
+    }
+  }
+
+  const live = [...keys.values()].filter(
+    (state) => state.batches.length > 0 || state.head < state.untaken.length,
+  );
+  const oldest = (state: KeyState) => state.batches[0]?.items[0]?.seq ?? state.untaken[state.head]!.seq;
+  live.sort((a, b) => oldest(a) - oldest(b));
+
+  const batches: RecoveredBatch<K, V>[] = [];
+  const lines: Array<{ key: K; keyField: Buffer; seqs: number[] }> = [];
+  const taken: Array<{ batchId: string; seqs: number[] }> = [];
+  let items = 0;
+  const decodeValue = (item: Item): V => {
+    const info = segmentInfo.get(item.segment)!;
+    info.unsettled++;
+    items++;
+    return valueCodec.decode(new Input(item.buffer, item.field, item.buffer.length));
+  };
+  for (const state of live) {
+    const key = keyCodec.decode(new Input(state.keyField, 0, state.keyField.length));
+    for (const batch of state.batches) {
+      batches.push({ key, items: batch.items.map(decodeValue), batchId: batch.id });
+      taken.push({ batchId: batch.id, seqs: batch.items.map((item) => item.seq) });
+    }
+    const untaken = state.untaken.slice(state.head);
+    if (untaken.length > 0) {
+      batches.push({ key, items: untaken.map(decodeValue), batchId: undefined });
+      lines.push({ key, keyField: state.keyField, seqs: untaken.map((item) => item.seq) });
+    }
+  }
+  return { batches, lines, taken, segments: segmentInfo, nextSeq, items, unreadable };
+}
