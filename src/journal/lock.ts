@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { JournalError } from './errors.js';
-import type { JournalFs } from './fs.js';
+import { type JournalFs, nodeFs } from './fs.js';
 
 const LOCK = 'LOCK';
 
@@ -15,7 +15,19 @@ const LOCK = 'LOCK';
 const LOCKS = Symbol.for('data-buffer.journal.locks');
 const registry = globalThis as Record<symbol, unknown>;
 if (!(registry[LOCKS] instanceof Set)) registry[LOCKS] = new Set<string>();
-const held = registry[LOCKS] as Set<string>;
+const heldOnDisk = registry[LOCKS] as Set<string>;
+/** For file systems other than the real one (fakes in tests): held directories per file system. */
+const heldElsewhere = new WeakMap<JournalFs, Set<string>>();
+
+function heldIn(fs: JournalFs): Set<string> {
+  if (fs === nodeFs) return heldOnDisk;
+  let held = heldElsewhere.get(fs);
+  if (held === undefined) {
+    held = new Set();
+    heldElsewhere.set(fs, held);
+  }
+  return held;
+}
 
 /** A held lock. */
 export interface Lock {
@@ -30,6 +42,7 @@ export interface Lock {
  */
 export function acquireLock(fs: JournalFs, dir: string): Lock {
   const key = path.resolve(dir);
+  const held = heldIn(fs);
   const file = path.join(dir, LOCK);
   if (held.has(key)) {
     throw new JournalError(
