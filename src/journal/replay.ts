@@ -1,7 +1,8 @@
 /**
  * Rebuilding what an earlier run left unsettled from the frames of its segments, in order: puts add
  * items to their key's line, takes close the oldest of them into batches, settles and drops remove
- * them. Records about items that are no longer on disk (their segment was deleted once they all
+ * them. A take closes every untaken item up to the last one it names; a drop removes the `count`
+ * newest of those (the same items when nothing is missing; see `drop` for when something is). Records about items that are no longer on disk (their segment was deleted once they all
  * settled) find nothing and change nothing: takes and drops name the last item they cover.
  * @module
  */
@@ -71,6 +72,17 @@ export function replay<K, V>(
     return state.untaken.slice(start, state.head);
   };
 
+  // Drops the `count` newest untaken items up to `through`. Exactly the oldest untaken ones when the
+  // records are complete; when a take before it was lost to corruption, the items of that take stay
+  // (a duplicate delivery) rather than being dropped in place of the ones that were.
+  const drop = (state: KeyState, count: number, through: number): void => {
+    let end = state.head;
+    while (end < state.untaken.length && state.untaken[end]!.seq <= through) end++;
+    const start = Math.max(state.head, end - count);
+    if (start === state.head) state.head = end;
+    else state.untaken.splice(start, end - start);
+  };
+
   for (const segment of segments) {
     const info = { unsettled: 0, firstSeq: undefined as number | undefined };
     segmentInfo.set(segment.id, info);
@@ -113,8 +125,8 @@ export function replay<K, V>(
         } else {
           for (let i = 0; i < frame.count; i++) {
             const state = stateOf(segment.buffer, skipField(input));
-            input.u32();
-            shift(state, input.f64());
+            const count = input.u32();
+            drop(state, count, input.f64());
           }
         }
         nextSeq = Math.max(nextSeq, frame.type === RecordType.PUTS ? 0 : frame.firstSeq);

@@ -115,10 +115,12 @@ export class JournalCounters {
   truncatedBytes = 0;
   quarantinedBytes = 0;
   segmentsDeleted = 0;
-  readonly #syncs: RecordableHistogram = createHistogram();
+  // Created at the first sync: journals that never sync ('process', 'none') do not pay for one.
+  #syncs: RecordableHistogram | undefined;
 
   /** Records one fdatasync's duration in ms. */
   recordSync(ms: number): void {
+    this.#syncs ??= createHistogram();
     // The histogram counts integers: keep microseconds.
     this.#syncs.record(Math.max(1, Math.round(ms * 1000)));
   }
@@ -126,15 +128,16 @@ export class JournalCounters {
   /** A snapshot, with what only the journal knows filled in. */
   snapshot(extra: { segments: number; keys: number; batches: number; failed: boolean }): JournalStats {
     const histogram = this.#syncs;
-    const ms = (us: number) => (histogram.count === 0 ? 0 : us / 1000);
+    const ms = (read: (h: RecordableHistogram) => number) =>
+      histogram === undefined ? 0 : read(histogram) / 1000;
     return {
       bytesWritten: this.bytesWritten,
       itemsWritten: this.itemsWritten,
       writes: this.writes,
-      syncs: histogram.count,
-      syncP50: ms(histogram.percentile(50)),
-      syncP99: ms(histogram.percentile(99)),
-      syncMax: ms(histogram.max),
+      syncs: histogram?.count ?? 0,
+      syncP50: ms((h) => h.percentile(50)),
+      syncP99: ms((h) => h.percentile(99)),
+      syncMax: ms((h) => h.max),
       recoveredItems: this.recoveredItems,
       truncatedBytes: this.truncatedBytes,
       quarantinedBytes: this.quarantinedBytes,
