@@ -1,10 +1,12 @@
 /**
  * One process per journal directory: a lock file, `LOCK`, holding the owner's pid. It is created
  * with its content in one step (written to a private file, then hard-linked into place, which fails
- * if `LOCK` exists), so a reader never sees an empty lock. A lock whose pid is not a live process is
- * stale (left by a process that died) and taken over.
+ * if `LOCK` exists), so a reader never sees an empty lock. It holds the owner's pid and the machine's
+ * boot id. A lock whose pid is not a live process, or that was written before the machine restarted
+ * (pids are reused after a reboot), is stale and taken over.
  * @module
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { JournalError } from './errors.js';
 import { type JournalFs, nodeFs } from './fs.js';
@@ -51,7 +53,7 @@ export function acquireLock(fs: JournalFs, dir: string): Lock {
     );
   }
   const mine = path.join(dir, `${LOCK}.${process.pid}.${Math.random().toString(36).slice(2)}`);
-  fs.writeFileSync(mine, Buffer.from(`${process.pid}\n`));
+  fs.writeFileSync(mine, Buffer.from(`${process.pid}\n${bootId()}\n`));
   try {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -60,7 +62,7 @@ export function acquireLock(fs: JournalFs, dir: string): Lock {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw error;
       }
-      const owner = readPid(fs, file);
+      const owner = readOwner(fs, file);
       if (owner !== undefined && owner !== process.pid && alive(owner)) {
         throw new JournalError(
           'ERR_JOURNAL_LOCKED',
@@ -97,13 +99,37 @@ export function acquireLock(fs: JournalFs, dir: string): Lock {
   };
 }
 
-function readPid(fs: JournalFs, file: string): number | undefined {
+/**
+ * The pid in a lock file, when the lock may still be held: `undefined` for a lock written before the
+ * machine restarted (another boot id), or cut short (its file data was not synced before a power
+ * loss; a running system never shows a partial lock, as it is linked into place whole).
+ */
+function readOwner(fs: JournalFs, file: string): number | undefined {
+  let text: string;
   try {
-    const pid = Number.parseInt(fs.readFileSync(file).toString('utf8'), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+    text = fs.readFileSync(file).toString('utf8');
   } catch {
     return undefined;
   }
+  const match = /^(\d+)\n([^\n]*)\n$/.exec(text);
+  if (match === null) return undefined;
+  const pid = Number(match[1]);
+  if (match[2] !== bootId()) return undefined;
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+let cachedBootId: string | undefined;
+
+/** This boot of the machine (Linux); empty elsewhere, where pids alone decide. */
+function bootId(): string {
+  if (cachedBootId === undefined) {
+    try {
+      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      cachedBootId = '';
+    }
+  }
+  return cachedBootId;
 }
 
 /** Whether a process with this pid exists (`EPERM`: it does, under another user). */
