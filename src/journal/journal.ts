@@ -131,22 +131,20 @@ class JournalBackend<K, V> implements Journal<K, V> {
     const replayed = replay(segments, this.#keys, this.#values);
     this.#recovered = replayed.batches;
     this.#nextSeq = replayed.nextSeq;
-    let previousFirst = 0;
     for (const scanned of segments) {
       const info = replayed.segments.get(scanned.id)!;
-      const segment = newSegment(dir, scanned.id, info.firstSeq ?? previousFirst);
+      const segment = newSegment(dir, scanned.id, info.firstSeq ?? Number.NaN);
       segment.unsettled = info.unsettled;
       segment.bytes = scanned.buffer.length;
-      previousFirst = segment.firstSeq;
       this.#lines.segments.push(segment);
       this.#nextSegmentId = scanned.id + 1;
     }
-    // Segments without items take their successor's first sequence number, so that lookups by
-    // sequence number land on the segment that holds the item.
-    for (let i = this.#lines.segments.length - 2; i >= 0; i--) {
-      const segment = this.#lines.segments[i]!;
-      const info = replayed.segments.get(segment.id)!;
-      if (info.firstSeq === undefined) segment.firstSeq = this.#lines.segments[i + 1]!.firstSeq;
+    // A segment without items takes its successor's first sequence number (the next free one for the
+    // last), so that a lookup by sequence number lands on the segment that holds the item.
+    const restored = this.#lines.segments;
+    for (let i = restored.length - 1; i >= 0; i--) {
+      const segment = restored[i]!;
+      if (Number.isNaN(segment.firstSeq)) segment.firstSeq = restored[i + 1]?.firstSeq ?? this.#nextSeq;
     }
     for (const line of replayed.lines) this.#lines.restoreLine(line.key, line.keyField, line.seqs);
     for (const batch of replayed.taken) this.#lines.restoreBatch(batch.batchId, batch.seqs);

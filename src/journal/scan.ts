@@ -127,7 +127,8 @@ function quarantine(
 ): void {
   const folder = path.join(dir, QUARANTINE_DIR);
   fs.mkdirSync(folder);
-  const file = path.join(folder, `${segmentName(id)}.${offset}.bad`);
+  // The time keeps files of later opens apart: segment ids start again once a directory emptied.
+  const file = path.join(folder, `${segmentName(id)}.${offset}.${Date.now()}.bad`);
   fs.writeFileSync(file, bytes);
   report.quarantinedBytes += bytes.length;
   report.quarantined++;

@@ -116,3 +116,32 @@ describe('journal recovery', () => {
     expect(thirdDisk.readdirSync('/journal')).toEqual([]);
   });
 });
+
+describe('journal recovery across segments', () => {
+  it('settles recovered items held in an older segment when the newest one holds only records about them', async () => {
+    const fs = new FakeFs();
+    const first = openJournal<string, string>(fs, { segmentBytes: 4096 });
+    const pad = 'x'.repeat(300);
+    for (let turn = 0; turn < 16; turn++) await first.write(staged([['k', `${turn}-${pad}`]]));
+    await first.durable();
+    // A second run only takes: its segment holds a record, no items.
+    const secondDisk = fs.kill();
+    const second = openJournal<string, string>(secondDisk, { segmentBytes: 4096 });
+    expect(recovered(second)[0]!.items).toHaveLength(16);
+    second.taken('k', 4, 'four');
+    await second.durable();
+
+    const thirdDisk = secondDisk.kill();
+    expect(segmentFiles(thirdDisk).length).toBeGreaterThanOrEqual(3);
+    const third = openJournal<string, string>(thirdDisk, { segmentBytes: 4096 });
+    expect(recovered(third).map((batch) => [batch.batchId, batch.items.length])).toEqual([
+      ['four', 4],
+      [undefined, 12],
+    ]);
+    third.settled('four');
+    third.taken('k', 12, 'rest');
+    third.settled('rest');
+    await third.close();
+    expect(thirdDisk.readdirSync('/journal')).toEqual([]);
+  });
+});
