@@ -27,7 +27,7 @@ await buffer.close();
 if (JSON.stringify(flushed) !== '[["k",[1]]]' || typeof NonRetryableError !== 'function' || typeof closeOnSignals !== 'function') {
   throw new Error(`ESM import misbehaved: ${JSON.stringify(flushed)}`);
 }
-for (const entry of ['data-buffer/postgres', 'data-buffer/opentelemetry']) {
+for (const entry of ['data-buffer/postgres', 'data-buffer/opentelemetry', 'data-buffer/journal']) {
   try { await import(entry); } catch (error) { if (error.code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED' && error.code !== 'ERR_MODULE_NOT_FOUND') throw error; }
 }
 console.log('esm ok');

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import type { BackendContext, LocalBackend, RecoveredBatch, Staged } from '../backend.js';
+import { AdmittedValues } from './admitted.js';
 import { type Codec, encodeKey, keyCodec, valueCodec } from './codec.js';
 import { CommitBuilder } from './commit.js';
 import { JournalError, messageOf } from './errors.js';
@@ -62,6 +63,7 @@ class JournalBackend<K, V> implements Journal<K, V> {
   readonly #lines = new Lines<K>();
   readonly #counters = new JournalCounters();
   readonly #scratch = new Output(1024);
+  readonly #admitted = new AdmittedValues();
   #state: State = 'new';
   #lock: Lock | undefined;
   #builder: CommitBuilder | undefined;
@@ -197,11 +199,12 @@ class JournalBackend<K, V> implements Journal<K, V> {
   admit(key: K, value: V): void {
     const failure = this.#writer?.failure;
     if (failure !== undefined) throw failure;
-    const out = this.#scratch;
-    out.pos = 0;
-    if (this.#state !== 'open' || !this.#lines.has(key)) this.#keys.encode(out, key);
-    this.#values.encode(out, value);
-    if (out.buffer.length > 1024 * 1024) this.#scratch.take();
+    if (this.#state !== 'open' || !this.#lines.has(key)) {
+      const out = this.#scratch;
+      out.pos = 0;
+      this.#keys.encode(out, key);
+    }
+    this.#admitted.add(value, (out) => this.#values.encode(out, value));
   }
 
   write(staged: Staged<K, V>): Promise<void> {
@@ -219,9 +222,12 @@ class JournalBackend<K, V> implements Journal<K, V> {
         const key = keys[i] as K;
         const line = this.#lines.line(key, () => encodeKey(this.#keys, key));
         out.bytes(line.keyField);
-        this.#values.encode(out, values[i] as V);
+        const encoded = this.#admitted.take(values[i]);
+        if (encoded === undefined) this.#values.encode(out, values[i] as V);
+        else out.bytes(encoded);
         line.seqs.push(firstSeq + i);
       }
+      this.#admitted.settle();
     } catch (error) {
       builder.abandon();
       return Promise.reject(writer.fail(error, 'encode an item (call `admit` on insert to refuse it there)'));

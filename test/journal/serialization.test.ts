@@ -114,3 +114,29 @@ describe('journal serialization', () => {
     expect(backend.stats().failed).toBe(1);
   });
 });
+
+describe('journal admit', () => {
+  it('serializes each value once: write stores what admit encoded, skipping admits whose insert failed', async () => {
+    const fs = new FakeFs();
+    const backend = openJournal<string, { n: number }>(fs);
+    const first = { n: 1 };
+    const refusedLater = { n: 2 };
+    const second = { n: 3 };
+    const neverAdmitted = { n: 4 };
+    backend.admit('k', first);
+    backend.admit('k', refusedLater); // as if the insert then failed (a full buffer): never staged
+    backend.admit('k', second);
+    first.n = 100; // mutated after insert: the journal keeps the value as inserted
+    await backend.write(
+      staged([
+        ['k', first],
+        ['k', second],
+        ['k', neverAdmitted],
+      ]),
+    );
+    await backend.durable();
+    expect(recovered(openJournal<string, { n: number }>(fs.kill()))).toEqual([
+      { key: 'k', items: [{ n: 1 }, { n: 3 }, { n: 4 }], batchId: undefined },
+    ]);
+  });
+});
