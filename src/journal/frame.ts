@@ -15,9 +15,14 @@
  * | `TAKEN` (2) | the next sequence number at the time (a watermark) | entries | key, u32 count, f64 throughSeq, batchId |
  * | `SETTLED` (3) | watermark | entries | batchId |
  * | `DROPPED` (4) | watermark | entries | key, u32 count, f64 throughSeq |
+ * | `RELOCATED` (5) | watermark | entries | key, value, f64 seq, u8 taken, [batchId when taken] |
  *
  * Take and drop records name the sequence number of the last item they cover (`throughSeq`), not only a
  * count: once old segments are deleted, a count alone would no longer say which items it meant.
+ *
+ * `RELOCATED` copies the few unsettled items of the oldest segment forward, with their sequence
+ * numbers and whether (and into which batch) they were taken, so that the oldest segment can be
+ * deleted instead of holding every later one on disk (compaction).
  * @module
  */
 import zlib from 'node:zlib';
@@ -33,7 +38,10 @@ export const FRAME_HEADER = 21;
 export const MAX_FRAME = 1024 * 1024 * 1024;
 
 /** Record types. Stable: they are on disk. */
-export const RecordType = Object.freeze({ PUTS: 1, TAKEN: 2, SETTLED: 3, DROPPED: 4 });
+export const RecordType = Object.freeze({ PUTS: 1, TAKEN: 2, SETTLED: 3, DROPPED: 4, RELOCATED: 5 });
+
+/** Highest record type. */
+export const LAST_RECORD_TYPE = 5;
 
 /** A crc32, continuing from `initial`. */
 type Crc32 = (data: Uint8Array, initial?: number) => number;
@@ -86,7 +94,8 @@ export function readFrame(buffer: Buffer, offset: number): Frame | undefined {
   if (offset + FRAME_HEADER > buffer.length) return undefined;
   const length = buffer.readUInt32LE(offset);
   const type = buffer[offset + 8]!;
-  if (length < FRAME_HEADER - 8 || length > MAX_FRAME || type < 1 || type > 4) return undefined;
+  if (length < FRAME_HEADER - 8 || length > MAX_FRAME || type < 1 || type > LAST_RECORD_TYPE)
+    return undefined;
   const end = offset + 8 + length;
   if (end > buffer.length) return undefined;
   if (checksum(buffer, offset, end) !== buffer.readUInt32LE(offset + 4)) return undefined;

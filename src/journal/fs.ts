@@ -38,6 +38,8 @@ export interface JournalFs {
   syncDir(path: string): Promise<void>;
   /** Closes a descriptor, on the threadpool. */
   close(fd: number): Promise<void>;
+  /** A whole file, on the threadpool (compaction reads the oldest segment while the journal runs). */
+  readFile(path: string): Promise<Buffer>;
   /** Removes a file, on the threadpool. */
   unlink(path: string): Promise<void>;
 }
@@ -70,6 +72,7 @@ export const nodeFs: JournalFs = Object.freeze({
   close: (fd: number) =>
     new Promise<void>((resolve, reject) => fs.close(fd, (error) => (error ? reject(error) : resolve()))),
   unlink: (path: string) => fs.promises.unlink(path),
+  readFile: (path: string) => fs.promises.readFile(path),
 });
 
 /** `fs.writev` until every byte is written (a short write happens, e.g. just before the disk fills). */

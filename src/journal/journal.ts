@@ -10,11 +10,11 @@ import { AdmittedValues } from './admitted.js';
 import { type Codec, encodeKey, keyCodec, valueCodec } from './codec.js';
 import { CommitBuilder } from './commit.js';
 import { JournalError, messageOf } from './errors.js';
-import { RecordType } from './frame.js';
+import { RecordType, readFrame, SEGMENT_MAGIC, skipField } from './frame.js';
 import { Lines } from './lines.js';
 import { acquireLock, type Lock } from './lock.js';
 import { type JournalOptions, type ResolvedJournalOptions, resolveJournalOptions } from './options.js';
-import { Output } from './output.js';
+import { Input, Output } from './output.js';
 import { replay } from './replay.js';
 import { scanSegments } from './scan.js';
 import { newSegment, type Segment } from './segments.js';
@@ -55,6 +55,9 @@ export function journal<K, V>(options: JournalOptions<K, V>): Journal<K, V> {
 
 type State = 'new' | 'open' | 'closed';
 
+/** The oldest segment is compacted once at most 1 in this many of the items put into it is unsettled. */
+export const COMPACT_RATIO = 8;
+
 class JournalBackend<K, V> implements Journal<K, V> {
   readonly kind = 'local' as const;
   readonly #options: ResolvedJournalOptions<K, V>;
@@ -72,6 +75,7 @@ class JournalBackend<K, V> implements Journal<K, V> {
   #nextSeq = 0;
   #nextSegmentId = 0;
   #closing: Promise<void> | undefined;
+  #compacting = false;
 
   constructor(options: ResolvedJournalOptions<K, V>) {
     this.#options = options;
@@ -137,6 +141,7 @@ class JournalBackend<K, V> implements Journal<K, V> {
       const info = replayed.segments.get(scanned.id)!;
       const segment = newSegment(dir, scanned.id, info.firstSeq ?? Number.NaN);
       segment.unsettled = info.unsettled;
+      segment.items = info.items;
       segment.bytes = scanned.buffer.length;
       this.#lines.segments.push(segment);
       this.#nextSegmentId = scanned.id + 1;
@@ -150,6 +155,9 @@ class JournalBackend<K, V> implements Journal<K, V> {
     }
     for (const line of replayed.lines) this.#lines.restoreLine(line.key, line.keyField, line.seqs);
     for (const batch of replayed.taken) this.#lines.restoreBatch(batch.batchId, batch.seqs);
+    for (const { seq, segment } of replayed.moved) {
+      this.#lines.placeMoved(seq, restored.find((candidate) => candidate.id === segment)!);
+    }
     this.#counters.recoveredItems = replayed.items;
     this.#counters.truncatedBytes = report.truncatedBytes;
     this.#counters.quarantinedBytes = report.quarantinedBytes;
@@ -185,9 +193,99 @@ class JournalBackend<K, V> implements Journal<K, V> {
     const segment = newSegment(this.dir, this.#nextSegmentId++, this.#nextSeq);
     segment.bytes = 8;
     this.#lines.segments.push(segment);
-    // The segment that was current may have become deletable.
-    if (this.#builder !== undefined) this.#collect(segment);
+    // The segment that was current may have become deletable, or the oldest worth compacting.
+    if (this.#builder !== undefined) {
+      this.#collect(segment);
+      this.#maybeCompact();
+    }
     return segment;
+  }
+
+  /**
+   * Compaction: when the oldest segment holds few unsettled items (at most 1 in
+   * {@link COMPACT_RATIO} of what was put into it) and keeps later segments from being deleted,
+   * its unsettled items are copied forward (a RELOCATED record) and it is deleted once the copy is
+   * durable. Checked at each rotation: one segment goes for each one that comes, so a long-lived item
+   * no longer holds everything written after it.
+   */
+  #maybeCompact(): void {
+    const segments = this.#lines.segments;
+    const oldest = segments[0];
+    const writer = this.#writer;
+    if (this.#compacting || writer === undefined || oldest === undefined || segments.length < 3) return;
+    if (oldest.unsettled === 0 || oldest.unsettled * COMPACT_RATIO > oldest.items) return;
+    this.#compacting = true;
+    writer.task(async () => {
+      try {
+        let data: Buffer;
+        try {
+          data = await this.#options.fs.readFile(oldest.path);
+        } catch (error) {
+          throw writer.fail(error, `read ${oldest.path} to compact it`);
+        }
+        this.#relocate(oldest, data);
+      } finally {
+        this.#compacting = false;
+      }
+    });
+  }
+
+  /** Copies the unsettled items of `oldest` (read back as `data`) into the segment being written. */
+  #relocate(oldest: Segment, data: Buffer): void {
+    if (this.#usable() instanceof Error || !this.#lines.segments.includes(oldest) || oldest.unsettled === 0)
+      return;
+    const live = this.#lines.liveIn(oldest);
+    const found: Array<{ seq: number; key: [number, number]; value: [number, number] }> = [];
+    for (let offset = SEGMENT_MAGIC.length; offset < data.length; ) {
+      const frame = readFrame(data, offset);
+      if (frame === undefined) break;
+      offset = frame.end;
+      const input = new Input(data, frame.payload, frame.end);
+      if (frame.type === RecordType.PUTS) {
+        for (let i = 0; i < frame.count; i++) {
+          const key = skipField(input);
+          const value = skipField(input);
+          if (live.has(frame.firstSeq + i)) found.push({ seq: frame.firstSeq + i, key, value });
+        }
+      } else if (frame.type === RecordType.RELOCATED) {
+        // Copies made by an earlier compaction, now in the oldest segment themselves.
+        for (let i = 0; i < frame.count; i++) {
+          const key = skipField(input);
+          const value = skipField(input);
+          const seq = input.f64();
+          if (input.u8() === 1) input.string();
+          if (live.has(seq)) found.push({ seq, key, value });
+        }
+      }
+    }
+    // Bookkeeping and file disagree: keep the segment rather than guess.
+    if (found.length !== live.size || found.length !== oldest.unsettled) return;
+    found.sort((a, b) => a.seq - b.seq);
+    const builder = this.#builder!;
+    const out = builder.begin(RecordType.RELOCATED, this.#nextSeq);
+    const target = builder.segment;
+    for (const { seq, key, value } of found) {
+      out.bytes(data.subarray(key[0], key[1]));
+      out.bytes(data.subarray(value[0], value[1]));
+      out.f64(seq);
+      const batchId = live.get(seq);
+      if (batchId === undefined) {
+        out.u8(0);
+      } else {
+        out.u8(1);
+        out.string(batchId);
+      }
+    }
+    builder.added(found.length);
+    this.#lines.move(
+      found.map((item) => item.seq),
+      oldest,
+      target,
+    );
+    this.#counters.relocatedItems += found.length;
+    this.#counters.compactions++;
+    this.#collect(target);
+    this.#writer!.kick();
   }
 
   recover(): Iterable<RecoveredBatch<K, V>> {
@@ -234,6 +332,7 @@ class JournalBackend<K, V> implements Journal<K, V> {
     }
     this.#nextSeq += count;
     segment.unsettled += count;
+    segment.items += count;
     builder.added(count);
     this.#counters.itemsWritten += count;
     writer.kick();
@@ -342,7 +441,11 @@ class JournalBackend<K, V> implements Journal<K, V> {
       for (const segment of removed) fs.unlinkSync(segment.path);
       return removed.length;
     }
-    this.#writer!.task(async () => {
+    const writer = this.#writer!;
+    writer.task(async () => {
+      // What made the segments deletable (a relocation's copies above all) is written, and synced
+      // where the level syncs, before they go.
+      await writer.flush();
       for (const segment of removed) {
         if (this.#writer!.isOpen(segment)) await this.#writer!.closeSegment();
         try {

@@ -23,6 +23,8 @@ export class Lines<K> {
   readonly #batches = new Map<string, number[]>();
   /** Live segments, oldest first. */
   readonly segments: Segment[] = [];
+  /** Items copied forward out of their segment (compaction): where they live now. */
+  readonly #moved = new Map<number, Segment>();
 
   /** Keys with untaken items. */
   get keys(): number {
@@ -118,12 +120,53 @@ export class Lines<K> {
   #release(seqs: readonly number[]): void {
     let segment: Segment | undefined;
     for (const seq of seqs) {
+      const moved = this.#moved.get(seq);
+      if (moved !== undefined) {
+        this.#moved.delete(seq);
+        moved.unsettled--;
+        continue;
+      }
       // Items of one batch mostly share a segment: look up again only when leaving it.
       if (segment === undefined || seq < segment.firstSeq || !this.#within(segment, seq)) {
         segment = segmentOf(this.segments, seq);
       }
       if (segment !== undefined) segment.unsettled--;
     }
+  }
+
+  /** The segment that holds item `seq` now. */
+  segmentFor(seq: number): Segment | undefined {
+    return this.#moved.get(seq) ?? segmentOf(this.segments, seq);
+  }
+
+  /** Records that item `seq` lives in `segment` now (restored from a relocation at recovery). */
+  placeMoved(seq: number, segment: Segment): void {
+    this.#moved.set(seq, segment);
+  }
+
+  /**
+   * The unsettled items held in `segment`: sequence number → the batch id when taken, else `undefined`. Walks everything unsettled: compaction is rare (at most once per segment rotation).
+   */
+  liveIn(segment: Segment): Map<number, string | undefined> {
+    const live = new Map<number, string | undefined>();
+    for (const line of this.#lines.values()) {
+      for (let i = line.head; i < line.seqs.length; i++) {
+        const seq = line.seqs[i]!;
+        if (this.segmentFor(seq) === segment) live.set(seq, undefined);
+      }
+    }
+    for (const [batchId, seqs] of this.#batches) {
+      for (const seq of seqs) if (this.segmentFor(seq) === segment) live.set(seq, batchId);
+    }
+    return live;
+  }
+
+  /** Moves items from `from` to `to` (their copies were written there). */
+  move(seqs: readonly number[], from: Segment, to: Segment): void {
+    for (const seq of seqs) this.#moved.set(seq, to);
+    from.unsettled -= seqs.length;
+    to.unsettled += seqs.length;
+    to.items += seqs.length;
   }
 
   #within(segment: Segment, seq: number): boolean {

@@ -18,6 +18,8 @@ interface Item {
   readonly buffer: Buffer;
   readonly field: number;
   readonly segment: number;
+  /** Read from a RELOCATED record: lives in `segment`, not where its sequence number falls. */
+  readonly moved?: boolean;
 }
 
 interface KeyState {
@@ -35,8 +37,10 @@ export interface Replayed<K, V> {
   readonly lines: Array<{ key: K; keyField: Buffer; seqs: number[] }>;
   /** Taken, unsettled batches with their items' sequence numbers. */
   readonly taken: Array<{ batchId: string; seqs: number[] }>;
-  /** Per segment id: unsettled items, and the sequence number of its first item. */
-  readonly segments: Map<number, { unsettled: number; firstSeq: number | undefined }>;
+  /** Per segment id: unsettled items, items in all, and the sequence number of its first item. */
+  readonly segments: Map<number, { unsettled: number; items: number; firstSeq: number | undefined }>;
+  /** Unsettled items that live in a segment other than the one their sequence number falls in (copied forward). */
+  readonly moved: Array<{ seq: number; segment: number }>;
   /** The first sequence number above every one on disk. */
   readonly nextSeq: number;
   /** Unsettled items found. */
@@ -53,7 +57,27 @@ export function replay<K, V>(
 ): Replayed<K, V> {
   const keys = new Map<string, KeyState>();
   const batchOwners = new Map<string, KeyState>();
-  const segmentInfo = new Map<number, { unsettled: number; firstSeq: number | undefined }>();
+  const segmentInfo = new Map<number, { unsettled: number; items: number; firstSeq: number | undefined }>();
+  // Sequence numbers put by the PUTS frames read so far, as merged ranges: a relocated copy of an item
+  // whose original is still on disk (the process died before deleting it) is skipped.
+  const ranges: Array<[number, number]> = [];
+  // And sequence numbers of copies read so far: a later compaction copies an item again before the
+  // segment with its first copy is deleted.
+  const copied = new Set<number>();
+  const seen = (seq: number): boolean => {
+    if (copied.has(seq)) return true;
+    for (let i = ranges.length - 1; i >= 0; i--) {
+      const [start, end] = ranges[i]!;
+      if (seq >= start && seq < end) return true;
+      if (seq >= end) return false;
+    }
+    return false;
+  };
+  const insertSorted = (items: Item[], from: number, item: Item): void => {
+    let index = items.length;
+    while (index > from && items[index - 1]!.seq > item.seq) index--;
+    items.splice(index, 0, item);
+  };
   let nextSeq = 0;
   let unreadable = 0;
 
@@ -84,7 +108,7 @@ export function replay<K, V>(
   };
 
   for (const segment of segments) {
-    const info = { unsettled: 0, firstSeq: undefined as number | undefined };
+    const info = { unsettled: 0, items: 0, firstSeq: undefined as number | undefined };
     segmentInfo.set(segment.id, info);
     for (const frame of segment.frames) {
       const input = new Input(segment.buffer, frame.payload, frame.end);
@@ -101,6 +125,10 @@ export function replay<K, V>(
               segment: segment.id,
             });
           }
+          info.items += frame.count;
+          const last = ranges[ranges.length - 1];
+          if (last !== undefined && last[1] === frame.firstSeq) last[1] += frame.count;
+          else ranges.push([frame.firstSeq, frame.firstSeq + frame.count]);
           nextSeq = Math.max(nextSeq, frame.firstSeq + frame.count);
         } else if (frame.type === RecordType.TAKEN) {
           for (let i = 0; i < frame.count; i++) {
@@ -112,6 +140,28 @@ export function replay<K, V>(
               state.batches.push({ id, items });
               batchOwners.set(id, state);
             }
+          }
+        } else if (frame.type === RecordType.RELOCATED) {
+          for (let i = 0; i < frame.count; i++) {
+            const state = stateOf(segment.buffer, skipField(input));
+            const [field] = skipField(input);
+            const seq = input.f64();
+            const batchId = input.u8() === 1 ? input.string() : undefined;
+            info.items++;
+            if (seen(seq)) continue;
+            copied.add(seq);
+            const item = { seq, buffer: segment.buffer, field, segment: segment.id, moved: true };
+            if (batchId === undefined) {
+              insertSorted(state.untaken, state.head, item);
+              continue;
+            }
+            let batch = state.batches.find((candidate) => candidate.id === batchId);
+            if (batch === undefined) {
+              batch = { id: batchId, items: [] };
+              state.batches.push(batch);
+              batchOwners.set(batchId, state);
+            }
+            insertSorted(batch.items, 0, item);
           }
         } else if (frame.type === RecordType.SETTLED) {
           for (let i = 0; i < frame.count; i++) {
@@ -139,6 +189,8 @@ export function replay<K, V>(
   const live = [...keys.values()].filter(
     (state) => state.batches.length > 0 || state.head < state.untaken.length,
   );
+  // Copies come in after later takes: take order within a key is the order of the batches' items.
+  for (const state of live) state.batches.sort((a, b) => a.items[0]!.seq - b.items[0]!.seq);
   const oldest = (state: KeyState) => state.batches[0]?.items[0]?.seq ?? state.untaken[state.head]!.seq;
   live.sort((a, b) => oldest(a) - oldest(b));
 
@@ -146,10 +198,12 @@ export function replay<K, V>(
   const lines: Array<{ key: K; keyField: Buffer; seqs: number[] }> = [];
   const taken: Array<{ batchId: string; seqs: number[] }> = [];
   let items = 0;
+  const moved: Array<{ seq: number; segment: number }> = [];
   const decodeValue = (item: Item): V => {
     const info = segmentInfo.get(item.segment)!;
     info.unsettled++;
     items++;
+    if (item.moved) moved.push({ seq: item.seq, segment: item.segment });
     return valueCodec.decode(new Input(item.buffer, item.field, item.buffer.length));
   };
   for (const state of live) {
@@ -164,5 +218,5 @@ export function replay<K, V>(
       lines.push({ key, keyField: state.keyField, seqs: untaken.map((item) => item.seq) });
     }
   }
-  return { batches, lines, taken, segments: segmentInfo, nextSeq, items, unreadable };
+  return { batches, lines, taken, segments: segmentInfo, moved, nextSeq, items, unreadable };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import path from 'node:path';
-import { FRAME_HEADER, type Frame, readFrame, SEGMENT_MAGIC } from './frame.js';
+import { FRAME_HEADER, type Frame, LAST_RECORD_TYPE, readFrame, SEGMENT_MAGIC } from './frame.js';
 import type { JournalFs } from './fs.js';
 import { QUARANTINE_DIR, segmentIds, segmentName } from './segments.js';
 
@@ -111,7 +111,7 @@ function scanSegment(
 function resync(buffer: Buffer, from: number): number | undefined {
   for (let offset = from; offset + FRAME_HEADER <= buffer.length; offset++) {
     const type = buffer[offset + 8]!;
-    if (type < 1 || type > 4) continue;
+    if (type < 1 || type > LAST_RECORD_TYPE) continue;
     if (readFrame(buffer, offset) !== undefined) return offset;
   }
   return undefined;

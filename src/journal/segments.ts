@@ -22,8 +22,10 @@ export interface Segment {
    * segment without items has its successor's, or the next free one.
    */
   firstSeq: number;
-  /** Items put into it that are not settled yet. */
+  /** Items put into it that are not settled yet (or copied out of it to a newer one). */
   unsettled: number;
+  /** Items put into it (or copied into it) in all. */
+  items: number;
   /** Bytes assigned to it so far (written or waiting to be). */
   bytes: number;
 }
@@ -46,7 +48,7 @@ export function segmentIds(names: readonly string[]): number[] {
 
 /** A new segment record for `id` in `dir`. */
 export function newSegment(dir: string, id: number, firstSeq: number): Segment {
-  return { id, path: path.join(dir, segmentName(id)), firstSeq, unsettled: 0, bytes: 0 };
+  return { id, path: path.join(dir, segmentName(id)), firstSeq, unsettled: 0, items: 0, bytes: 0 };
 }
 
 /**

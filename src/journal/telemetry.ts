@@ -97,8 +97,12 @@ export type JournalStats = {
   readonly quarantinedBytes: number;
   /** Segments on disk now. */
   readonly segments: number;
-  /** Segments deleted because all their items settled. */
+  /** Segments deleted because all their items settled (or were copied forward). */
   readonly segmentsDeleted: number;
+  /** Oldest segments compacted: their few unsettled items copied forward so that they could go. */
+  readonly compactions: number;
+  /** Items copied forward by compactions. */
+  readonly relocatedItems: number;
   /** Keys with untaken items, and taken batches not settled (what the journal tracks). */
   readonly keys: number;
   readonly batches: number;
@@ -115,6 +119,8 @@ export class JournalCounters {
   truncatedBytes = 0;
   quarantinedBytes = 0;
   segmentsDeleted = 0;
+  compactions = 0;
+  relocatedItems = 0;
   // Created at the first sync: journals that never sync ('process', 'none') do not pay for one.
   #syncs: RecordableHistogram | undefined;
 
@@ -143,6 +149,8 @@ export class JournalCounters {
       quarantinedBytes: this.quarantinedBytes,
       segments: extra.segments,
       segmentsDeleted: this.segmentsDeleted,
+      compactions: this.compactions,
+      relocatedItems: this.relocatedItems,
       keys: extra.keys,
       batches: extra.batches,
       failed: extra.failed ? 1 : 0,

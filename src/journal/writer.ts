@@ -100,6 +100,16 @@ export class Writer {
     await this.closeSegment();
   }
 
+  /**
+   * Writes what is pending, and syncs it at the levels that sync. For tasks (it runs inside the
+   * loop): deleting a segment waits for the records that made it deletable.
+   */
+  async flush(): Promise<void> {
+    const { builder } = this.#context;
+    if (builder.appended !== this.#written || builder.pendingBytes > 0) await this.#write();
+    if (this.#syncs && this.#synced < this.#written) await this.#sync();
+  }
+
   /** Resolves when the loop has nothing left to do (or failed). */
   idle(): Promise<void> {
     this.kick();

@@ -17,7 +17,7 @@ interface Inode {
 export type LossMode = 'all' | 'none' | 'partial';
 
 /** File-system operations a test can make fail. */
-export type FakeOperation = 'write' | 'fdatasync' | 'syncDir' | 'openSync' | 'unlink' | 'close';
+export type FakeOperation = 'write' | 'fdatasync' | 'syncDir' | 'openSync' | 'unlink' | 'close' | 'readFile';
 
 function errno(code: string, message: string): NodeJS.ErrnoException {
   const error = new Error(`${code}: ${message}`) as NodeJS.ErrnoException;
@@ -183,6 +183,11 @@ export class FakeFs implements JournalFs {
   async close(fd: number): Promise<void> {
     await this.#step('close');
     this.#fds.delete(fd);
+  }
+
+  async readFile(file: string): Promise<Buffer> {
+    await this.#step('readFile');
+    return this.readFileSync(file);
   }
 
   async unlink(file: string): Promise<void> {
