@@ -62,6 +62,8 @@ export const nodeFs: JournalFs = Object.freeze({
   fdatasync: (fd: number) =>
     new Promise<void>((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve()))),
   syncDir: async (path: string) => {
+    // Windows cannot open a directory to sync it; NTFS makes its entries durable on its own terms.
+    if (process.platform === 'win32') return;
     const handle = await fs.promises.open(path, 'r');
     try {
       await handle.sync();
@@ -85,6 +87,7 @@ async function writeAll(fd: number, buffers: readonly Uint8Array[]): Promise<num
         error ? reject(error) : resolve(bytes),
       ),
     );
+    if (written === 0) throw new Error('writev wrote 0 bytes');
     total += written;
     let skip = written;
     while (pending.length > 0 && skip >= pending[0]!.byteLength) skip -= pending.shift()!.byteLength;
