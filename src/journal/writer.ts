@@ -8,7 +8,7 @@
  * acknowledge data that is gone), every waiter is rejected, and so is everything after.
  * @module
  */
-import { startTimer, type Timer } from '../timers.js';
+import { onNextTurn, startTimer, type Timer } from '../timers.js';
 import type { CommitBuilder } from './commit.js';
 import { JournalError, messageOf } from './errors.js';
 import { SEGMENT_MAGIC } from './frame.js';
@@ -86,7 +86,8 @@ export class Writer {
     if (this.#running || this.#scheduled || this.failure !== undefined) return;
     if (!this.#hasWork()) return;
     this.#scheduled = true;
-    setImmediate(() => {
+    // On the next turn: the records of this turn (a write, then takes and settles) go out together.
+    onNextTurn(() => {
       this.#scheduled = false;
       void this.#run();
     });
