@@ -44,8 +44,15 @@ export interface JournalFs {
   unlink(path: string): Promise<void>;
 }
 
+/**
+ * Marks the real file system, so that the lock registry knows it in either build of the package
+ * (ESM and CommonJS loaded in one process each have their own `nodeFs` object).
+ */
+export const REAL_FS: unique symbol = Symbol.for('data-buffer.journal.nodeFs') as never;
+
 /** The real file system. */
 export const nodeFs: JournalFs = Object.freeze({
+  [REAL_FS]: true,
   mkdirSync: (path: string) => {
     fs.mkdirSync(path, { recursive: true });
   },

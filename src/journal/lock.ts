@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { JournalError } from './errors.js';
-import { type JournalFs, nodeFs } from './fs.js';
+import { type JournalFs, REAL_FS } from './fs.js';
 
 const LOCK = 'LOCK';
 
@@ -22,7 +22,7 @@ const heldOnDisk = registry[LOCKS] as Set<string>;
 const heldElsewhere = new WeakMap<JournalFs, Set<string>>();
 
 function heldIn(fs: JournalFs): Set<string> {
-  if (fs === nodeFs) return heldOnDisk;
+  if ((fs as unknown as Record<symbol, unknown>)[REAL_FS] === true) return heldOnDisk;
   let held = heldElsewhere.get(fs);
   if (held === undefined) {
     held = new Set();
