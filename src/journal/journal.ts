@@ -9,12 +9,13 @@ import type { BackendContext, LocalBackend, RecoveredBatch, Staged } from '../ba
 import { AdmittedValues } from './admitted.js';
 import { type Codec, encodeKey, keyCodec, valueCodec } from './codec.js';
 import { CommitBuilder } from './commit.js';
+import { COMPACT_RATIO, copyForward, worthCompacting } from './compaction.js';
 import { JournalError, messageOf } from './errors.js';
-import { RecordType, readFrame, SEGMENT_MAGIC, skipField } from './frame.js';
+import { RecordType } from './frame.js';
 import { Lines } from './lines.js';
 import { acquireLock, type Lock } from './lock.js';
 import { type JournalOptions, type ResolvedJournalOptions, resolveJournalOptions } from './options.js';
-import { Input, Output } from './output.js';
+import { Output } from './output.js';
 import { replay } from './replay.js';
 import { scanSegments } from './scan.js';
 import { newSegment, type Segment } from './segments.js';
@@ -54,9 +55,6 @@ export function journal<K, V>(options: JournalOptions<K, V>): Journal<K, V> {
 }
 
 type State = 'new' | 'open' | 'closed';
-
-/** The oldest segment is compacted once at most 1 in this many of the items put into it is unsettled. */
-export const COMPACT_RATIO = 8;
 
 class JournalBackend<K, V> implements Journal<K, V> {
   readonly kind = 'local' as const;
@@ -209,11 +207,10 @@ class JournalBackend<K, V> implements Journal<K, V> {
    * no longer holds everything written after it.
    */
   #maybeCompact(): void {
-    const segments = this.#lines.segments;
-    const oldest = segments[0];
+    const oldest = this.#lines.segments[0];
     const writer = this.#writer;
-    if (this.#compacting || writer === undefined || oldest === undefined || segments.length < 3) return;
-    if (oldest.unsettled === 0 || oldest.unsettled * COMPACT_RATIO > oldest.items) return;
+    if (this.#compacting || writer === undefined || oldest === undefined) return;
+    if (!worthCompacting(this.#lines.segments)) return;
     this.#compacting = true;
     writer.task(async () => {
       try {
@@ -232,59 +229,13 @@ class JournalBackend<K, V> implements Journal<K, V> {
 
   /** Copies the unsettled items of `oldest` (read back as `data`) into the segment being written. */
   #relocate(oldest: Segment, data: Buffer): void {
-    if (this.#usable() instanceof Error || !this.#lines.segments.includes(oldest) || oldest.unsettled === 0)
-      return;
-    const live = this.#lines.liveIn(oldest);
-    const found: Array<{ seq: number; key: [number, number]; value: [number, number] }> = [];
-    for (let offset = SEGMENT_MAGIC.length; offset < data.length; ) {
-      const frame = readFrame(data, offset);
-      if (frame === undefined) break;
-      offset = frame.end;
-      const input = new Input(data, frame.payload, frame.end);
-      if (frame.type === RecordType.PUTS) {
-        for (let i = 0; i < frame.count; i++) {
-          const key = skipField(input);
-          const value = skipField(input);
-          if (live.has(frame.firstSeq + i)) found.push({ seq: frame.firstSeq + i, key, value });
-        }
-      } else if (frame.type === RecordType.RELOCATED) {
-        // Copies made by an earlier compaction, now in the oldest segment themselves.
-        for (let i = 0; i < frame.count; i++) {
-          const key = skipField(input);
-          const value = skipField(input);
-          const seq = input.f64();
-          if (input.u8() === 1) input.string();
-          if (live.has(seq)) found.push({ seq, key, value });
-        }
-      }
-    }
-    // Bookkeeping and file disagree: keep the segment rather than guess.
-    if (found.length !== live.size || found.length !== oldest.unsettled) return;
-    found.sort((a, b) => a.seq - b.seq);
+    if (this.#usable() instanceof Error || !this.#lines.segments.includes(oldest)) return;
     const builder = this.#builder!;
-    const out = builder.begin(RecordType.RELOCATED, this.#nextSeq);
-    const target = builder.segment;
-    for (const { seq, key, value } of found) {
-      out.bytes(data.subarray(key[0], key[1]));
-      out.bytes(data.subarray(value[0], value[1]));
-      out.f64(seq);
-      const batchId = live.get(seq);
-      if (batchId === undefined) {
-        out.u8(0);
-      } else {
-        out.u8(1);
-        out.string(batchId);
-      }
-    }
-    builder.added(found.length);
-    this.#lines.move(
-      found.map((item) => item.seq),
-      oldest,
-      target,
-    );
-    this.#counters.relocatedItems += found.length;
+    const copied = copyForward(this.#lines, builder, oldest, data, this.#nextSeq);
+    if (copied === 0) return;
+    this.#counters.relocatedItems += copied;
     this.#counters.compactions++;
-    this.#collect(target);
+    this.#collect(builder.segment);
     this.#writer!.kick();
   }
 
