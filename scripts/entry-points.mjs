@@ -20,6 +20,7 @@ export const entryPoints = {
   '': 'src/index.ts',
   postgres: 'src/postgres/index.ts',
   opentelemetry: 'src/opentelemetry/index.ts',
+  journal: 'src/journal/index.ts',
 };
 
 /** The build's name for an entry (its files are `dist/<name>.js`, `.cjs`, `.d.ts`, `.d.cts`). */

@@ -68,6 +68,14 @@ export interface Backend<K, V> {
   close(): Promise<void>;
   /** Counters for `stats()` (bytes written, syncs, …), flat and numeric. */
   stats?(): Readonly<Record<string, number>>;
+  /**
+   * Checks, synchronously, that the backend can keep this insert: the buffer calls it from `insert` /
+   * `insertMany` (before storing anything) when a store is set, so that an item that could never be
+   * written (a key that cannot survive a restart, a value the serializer refuses) makes the insert
+   * throw, naming it, instead of failing the backend later. It also throws the backend's failure once
+   * it failed (fail-stop), so that inserts throw a coded error. Keep it cheap: it runs per insert.
+   */
+  admit?(key: K, value: V): void;
 }
 
 /** A batch an earlier run left unsettled, handed back by {@link LocalBackend.recover}. */

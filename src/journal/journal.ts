@@ -1,0 +1,423 @@
+/**
+ * The journal: a {@link LocalBackend} on local disk. It keeps every buffered item in append-only
+ * segment files until the buffer says it settled, and hands back, at the next start on the same
+ * directory, what was left unsettled. See docs/journal.md for the format and the guarantees.
+ * @module
+ */
+import path from 'node:path';
+import type { BackendContext, LocalBackend, RecoveredBatch, Staged } from '../backend.js';
+import { AdmittedValues } from './admitted.js';
+import { type Codec, encodeKey, keyCodec, valueCodec } from './codec.js';
+import { CommitBuilder } from './commit.js';
+import { COMPACT_RATIO, copyForward, worthCompacting } from './compaction.js';
+import { JournalError, messageOf } from './errors.js';
+import { RecordType } from './frame.js';
+import { Lines } from './lines.js';
+import { acquireLock, type Lock } from './lock.js';
+import { type JournalOptions, type ResolvedJournalOptions, resolveJournalOptions } from './options.js';
+import { Output } from './output.js';
+import { replay } from './replay.js';
+import { scanSegments } from './scan.js';
+import { newSegment, type Segment } from './segments.js';
+import { channels, JournalCounters, type JournalStats } from './telemetry.js';
+import { Writer } from './writer.js';
+
+/** The journal as a backend, with the members it adds. */
+export interface Journal<K, V> extends LocalBackend<K, V> {
+  /** The journal's directory. */
+  readonly dir: string;
+  /**
+   * Throws, synchronously, what would make this key or value impossible to journal (a
+   * `TypeError` with code `ERR_JOURNAL_UNSERIALIZABLE` naming it), or the journal's failure
+   * (`ERR_JOURNAL_FAILED`). The buffer calls it from `insert` when a store is set, so that the
+   * insert of such an item throws instead of being accepted and never written.
+   */
+  admit(key: K, value: V): void;
+  /** The journal's counters. */
+  stats(): JournalStats;
+}
+
+/**
+ * A durable journal for a buffer's `store` option: buffered items survive `kill -9`, and power loss
+ * at the level `sync` picks.
+ *
+ * @example
+ * ```ts
+ * const buffer = new DataBuffer<string, PageView>({
+ *   handleFlush,
+ *   store: journal({ dir: './var/page-views', sync: 'process' }),
+ * });
+ * ```
+ * @throws TypeError / RangeError for bad options (see {@link JournalOptions}).
+ */
+export function journal<K, V>(options: JournalOptions<K, V>): Journal<K, V> {
+  return new JournalBackend(resolveJournalOptions(options));
+}
+
+type State = 'new' | 'open' | 'closed';
+
+class JournalBackend<K, V> implements Journal<K, V> {
+  readonly kind = 'local' as const;
+  readonly #options: ResolvedJournalOptions<K, V>;
+  readonly #keys: Codec<K>;
+  readonly #values: Codec<V>;
+  readonly #lines = new Lines<K>();
+  readonly #counters = new JournalCounters();
+  readonly #scratch = new Output(1024);
+  readonly #admitted = new AdmittedValues();
+  #state: State = 'new';
+  #lock: Lock | undefined;
+  #builder: CommitBuilder | undefined;
+  #writer: Writer | undefined;
+  #recovered: RecoveredBatch<K, V>[] = [];
+  #nextSeq = 0;
+  #nextSegmentId = 0;
+  #closing: Promise<void> | undefined;
+  #compacting = false;
+
+  constructor(options: ResolvedJournalOptions<K, V>) {
+    this.#options = options;
+    this.#keys = keyCodec(options.serializeKey, options.deserializeKey);
+    this.#values = valueCodec(options.serialize, options.deserialize);
+  }
+
+  get dir(): string {
+    return this.#options.dir;
+  }
+
+  open(_context: BackendContext): void {
+    if (this.#state !== 'new') {
+      throw new JournalError(
+        'ERR_JOURNAL_LOCKED',
+        `The journal in ${this.dir} is already open: a journal belongs to one buffer`,
+      );
+    }
+    const { fs, dir } = this.#options;
+    fs.mkdirSync(dir);
+    this.#lock = acquireLock(fs, dir);
+    let discarded = false;
+    try {
+      discarded = this.#readBack();
+    } catch (error) {
+      this.#lock.release();
+      throw error instanceof JournalError
+        ? error
+        : new JournalError(
+            'ERR_JOURNAL_FAILED',
+            `The journal in ${dir} could not be read back: ${messageOf(error)}`,
+            {
+              cause: error,
+            },
+          );
+    }
+    const first = this.#startSegment();
+    const builder = new CommitBuilder(first, this.#options.segmentBytes, () => this.#startSegment());
+    this.#builder = builder;
+    this.#writer = new Writer({
+      fs,
+      dir,
+      sync: this.#options.sync,
+      syncInterval: this.#options.syncInterval,
+      counters: this.#counters,
+      builder,
+      onFailure: (error) => {
+        if (channels.failed.hasSubscribers) channels.failed.publish({ dir, error });
+      },
+    });
+    this.#state = 'open';
+    if (discarded && this.#options.sync !== 'none') this.#writer.task(() => this.#syncDir());
+  }
+
+  /** Scans and replays the segments; returns whether anything was cut or quarantined. */
+  #readBack(): boolean {
+    const { fs, dir } = this.#options;
+    const { segments, report } = scanSegments(fs, dir);
+    const replayed = replay(segments, this.#keys, this.#values);
+    this.#recovered = replayed.batches;
+    this.#nextSeq = replayed.nextSeq;
+    for (const scanned of segments) {
+      const info = replayed.segments.get(scanned.id)!;
+      const segment = newSegment(dir, scanned.id, info.firstSeq ?? Number.NaN);
+      segment.unsettled = info.unsettled;
+      segment.items = info.items;
+      segment.bytes = scanned.buffer.length;
+      this.#lines.segments.push(segment);
+      this.#nextSegmentId = scanned.id + 1;
+    }
+    // A segment without items takes its successor's first sequence number (the next free one for the
+    // last), so that a lookup by sequence number lands on the segment that holds the item.
+    const restored = this.#lines.segments;
+    for (let i = restored.length - 1; i >= 0; i--) {
+      const segment = restored[i]!;
+      if (Number.isNaN(segment.firstSeq)) segment.firstSeq = restored[i + 1]?.firstSeq ?? this.#nextSeq;
+    }
+    for (const line of replayed.lines) this.#lines.restoreLine(line.key, line.keyField, line.seqs);
+    for (const batch of replayed.taken) this.#lines.restoreBatch(batch.batchId, batch.seqs);
+    for (const { seq, segment } of replayed.moved) {
+      this.#lines.placeMoved(seq, restored.find((candidate) => candidate.id === segment)!);
+    }
+    this.#counters.recoveredItems = replayed.items;
+    this.#counters.truncatedBytes = report.truncatedBytes;
+    this.#counters.quarantinedBytes = report.quarantinedBytes;
+    if (channels.discard.hasSubscribers) {
+      if (report.truncatedBytes > 0) {
+        channels.discard.publish({ dir, kind: 'truncated', bytes: report.truncatedBytes, files: [] });
+      }
+      if (report.quarantinedBytes > 0) {
+        channels.discard.publish({
+          dir,
+          kind: 'quarantined',
+          bytes: report.quarantinedBytes,
+          files: report.quarantineFiles,
+        });
+      }
+    }
+    if (channels.recover.hasSubscribers) {
+      channels.recover.publish({
+        dir,
+        items: replayed.items,
+        takenBatches: replayed.taken.length,
+        truncatedBytes: report.truncatedBytes,
+        quarantinedBytes: report.quarantinedBytes,
+        quarantineFiles: report.quarantineFiles,
+      });
+    }
+    // Settled segments of the earlier run can go now.
+    const deleted = this.#collect(undefined, true);
+    return deleted > 0 || report.truncatedBytes > 0 || report.quarantinedBytes > 0;
+  }
+
+  #startSegment(): Segment {
+    const segment = newSegment(this.dir, this.#nextSegmentId++, this.#nextSeq);
+    segment.bytes = 8;
+    this.#lines.segments.push(segment);
+    // The segment that was current may have become deletable, or the oldest worth compacting.
+    if (this.#builder !== undefined) {
+      this.#collect(segment);
+      this.#maybeCompact();
+    }
+    return segment;
+  }
+
+  /**
+   * Compaction: when the oldest segment holds few unsettled items (at most 1 in
+   * {@link COMPACT_RATIO} of what was put into it) and keeps later segments from being deleted,
+   * its unsettled items are copied forward (a RELOCATED record) and it is deleted once the copy is
+   * durable. Checked at each rotation: one segment goes for each one that comes, so a long-lived item
+   * no longer holds everything written after it.
+   */
+  #maybeCompact(): void {
+    const oldest = this.#lines.segments[0];
+    const writer = this.#writer;
+    if (this.#compacting || writer === undefined || oldest === undefined) return;
+    if (!worthCompacting(this.#lines.segments)) return;
+    this.#compacting = true;
+    writer.task(async () => {
+      try {
+        let data: Buffer;
+        try {
+          data = await this.#options.fs.readFile(oldest.path);
+        } catch (error) {
+          throw writer.fail(error, `read ${oldest.path} to compact it`);
+        }
+        this.#relocate(oldest, data);
+      } finally {
+        this.#compacting = false;
+      }
+    });
+  }
+
+  /** Copies the unsettled items of `oldest` (read back as `data`) into the segment being written. */
+  #relocate(oldest: Segment, data: Buffer): void {
+    if (this.#usable() instanceof Error || !this.#lines.segments.includes(oldest)) return;
+    const builder = this.#builder!;
+    const copied = copyForward(this.#lines, builder, oldest, data, this.#nextSeq);
+    if (copied === 0) return;
+    this.#counters.relocatedItems += copied;
+    this.#counters.compactions++;
+    this.#collect(builder.segment);
+    this.#writer!.kick();
+  }
+
+  recover(): Iterable<RecoveredBatch<K, V>> {
+    const recovered = this.#recovered;
+    this.#recovered = [];
+    return recovered;
+  }
+
+  admit(key: K, value: V): void {
+    const failure = this.#writer?.failure;
+    if (failure !== undefined) throw failure;
+    if (this.#state !== 'open' || !this.#lines.has(key)) {
+      const out = this.#scratch;
+      out.pos = 0;
+      this.#keys.encode(out, key);
+    }
+    this.#admitted.add(value, (out) => this.#values.encode(out, value));
+  }
+
+  write(staged: Staged<K, V>): Promise<void> {
+    const writer = this.#usable();
+    if (writer instanceof Error) return Promise.reject(writer);
+    const builder = this.#builder!;
+    const count = staged.length;
+    if (count === 0) return writer.whenWritten(builder.appended);
+    const firstSeq = this.#nextSeq;
+    const out = builder.begin(RecordType.PUTS, firstSeq);
+    const segment = builder.segment;
+    const { keys, values } = staged;
+    try {
+      for (let i = 0; i < count; i++) {
+        const key = keys[i] as K;
+        const line = this.#lines.line(key, () => encodeKey(this.#keys, key));
+        out.bytes(line.keyField);
+        const encoded = this.#admitted.take(values[i]);
+        if (encoded === undefined) this.#values.encode(out, values[i] as V);
+        else out.bytes(encoded);
+        line.seqs.push(firstSeq + i);
+      }
+      this.#admitted.settle();
+    } catch (error) {
+      builder.abandon();
+      return Promise.reject(writer.fail(error, 'encode an item (call `admit` on insert to refuse it there)'));
+    }
+    this.#nextSeq += count;
+    segment.unsettled += count;
+    segment.items += count;
+    builder.added(count);
+    this.#counters.itemsWritten += count;
+    writer.kick();
+    return this.#options.sync === 'none' ? Promise.resolve() : writer.whenWritten(builder.appended);
+  }
+
+  taken(key: K, count: number, batchId: string): void {
+    if (this.#usable() instanceof Error) return;
+    const taken = this.#lines.take(key, count, batchId);
+    if (taken === undefined) return;
+    const out = this.#builder!.begin(RecordType.TAKEN, this.#nextSeq);
+    out.bytes(taken.keyField);
+    out.u32(taken.count);
+    out.f64(taken.through);
+    out.string(batchId);
+    this.#builder!.added(1);
+    this.#writer!.kick();
+  }
+
+  settled(batchId: string): void {
+    if (this.#usable() instanceof Error) return;
+    if (!this.#lines.settle(batchId)) return;
+    const out = this.#builder!.begin(RecordType.SETTLED, this.#nextSeq);
+    out.string(batchId);
+    this.#builder!.added(1);
+    this.#collect(this.#builder!.segment);
+    this.#writer!.kick();
+  }
+
+  dropped(key: K, count: number): void {
+    if (this.#usable() instanceof Error) return;
+    const dropped = this.#lines.drop(key, count);
+    if (dropped === undefined) return;
+    const out = this.#builder!.begin(RecordType.DROPPED, this.#nextSeq);
+    out.bytes(dropped.keyField);
+    out.u32(dropped.count);
+    out.f64(dropped.through);
+    this.#builder!.added(1);
+    this.#collect(this.#builder!.segment);
+    this.#writer!.kick();
+  }
+
+  durable(): Promise<void> {
+    const writer = this.#usable();
+    if (writer instanceof Error) return Promise.reject(writer);
+    const ticket = this.#builder!.appended;
+    return this.#options.sync === 'always' ? writer.whenSynced(ticket) : writer.whenWritten(ticket);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#state !== 'open') {
+      this.#state = 'closed';
+      return;
+    }
+    const writer = this.#writer!;
+    try {
+      await writer.close();
+      if (writer.failure === undefined) {
+        // Nothing is written any more: the last segment may go too, once all its items settled.
+        this.#collect(undefined);
+        await writer.idle();
+      }
+    } finally {
+      await writer.closeSegment();
+      this.#state = 'closed';
+      this.#lock?.release();
+    }
+    if (writer.failure !== undefined) throw writer.failure;
+  }
+
+  stats(): JournalStats {
+    return this.#counters.snapshot({
+      segments: this.#lines.segments.length,
+      keys: this.#lines.keys,
+      batches: this.#lines.batches,
+      failed: this.#writer?.failure !== undefined,
+    });
+  }
+
+  /** The writer, or the error to refuse a call with. */
+  #usable(): Writer | JournalError {
+    const writer = this.#writer;
+    if (writer?.failure !== undefined) return writer.failure;
+    if (this.#state !== 'open' || this.#closing !== undefined || writer === undefined) {
+      return new JournalError(
+        'ERR_JOURNAL_CLOSED',
+        `The journal in ${this.dir} is ${this.#state === 'new' ? 'not open' : 'closed'}`,
+      );
+    }
+    return writer;
+  }
+
+  /** Deletes the oldest segments whose items all settled (in order; see `Lines.collect`). */
+  #collect(current: Segment | undefined, now = false): number {
+    const removed = this.#lines.collect(current);
+    if (removed.length === 0) return 0;
+    const { fs, dir, sync } = this.#options;
+    this.#counters.segmentsDeleted += removed.length;
+    if (now) {
+      // At open, before anything is written: synchronous, and synced with the first writes' directory sync.
+      for (const segment of removed) fs.unlinkSync(segment.path);
+      return removed.length;
+    }
+    const writer = this.#writer!;
+    writer.task(async () => {
+      // What made the segments deletable (a relocation's copies above all) is written, and synced
+      // where the level syncs, before they go.
+      await writer.flush();
+      for (const segment of removed) {
+        if (this.#writer!.isOpen(segment)) await this.#writer!.closeSegment();
+        try {
+          await fs.unlink(segment.path);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+            throw this.#writer!.fail(error, `delete ${segment.path}`);
+        }
+        if (channels.segment.hasSubscribers)
+          channels.segment.publish({ dir, action: 'deleted', file: segment.path });
+      }
+      if (sync === 'interval' || sync === 'always') await this.#syncDir();
+    });
+    return removed.length;
+  }
+
+  async #syncDir(): Promise<void> {
+    try {
+      await this.#options.fs.syncDir(this.dir);
+    } catch (error) {
+      throw this.#writer!.fail(error, `sync the directory ${path.resolve(this.dir)}`);
+    }
+  }
+}

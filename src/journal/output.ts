@@ -1,0 +1,138 @@
+/**
+ * A growable byte buffer that a turn's frames are encoded into, so that one group commit is one
+ * contiguous write with no allocation per item.
+ * @module
+ */
+
+/** Appends bytes; `take()` hands the filled part over and starts afresh. */
+export class Output {
+  #buffer: Buffer;
+  /** Bytes filled so far. */
+  pos = 0;
+
+  /** @param initial - starting capacity, in bytes. */
+  constructor(initial = 64 * 1024) {
+    this.#buffer = Buffer.allocUnsafe(initial);
+  }
+
+  /** The underlying buffer (valid until the next write that grows it). */
+  get buffer(): Buffer {
+    return this.#buffer;
+  }
+
+  /** Makes room for `bytes` more bytes. */
+  ensure(bytes: number): void {
+    const needed = this.pos + bytes;
+    if (needed <= this.#buffer.length) return;
+    let size = this.#buffer.length * 2;
+    while (size < needed) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.#buffer.copy(grown, 0, 0, this.pos);
+    this.#buffer = grown;
+  }
+
+  /** Appends one byte. */
+  u8(value: number): void {
+    this.ensure(1);
+    this.#buffer[this.pos++] = value;
+  }
+
+  /** Appends an unsigned 32-bit little-endian integer. */
+  u32(value: number): void {
+    this.ensure(4);
+    this.#buffer.writeUInt32LE(value, this.pos);
+    this.pos += 4;
+  }
+
+  /** Appends a float64, little-endian (sequence numbers: exact up to 2^53). */
+  f64(value: number): void {
+    this.ensure(8);
+    this.#buffer.writeDoubleLE(value, this.pos);
+    this.pos += 8;
+  }
+
+  /** Appends raw bytes. */
+  bytes(data: Uint8Array): void {
+    this.ensure(data.byteLength);
+    this.#buffer.set(data, this.pos);
+    this.pos += data.byteLength;
+  }
+
+  /** Appends `[u32 byteLength][utf-8 bytes]`. */
+  string(text: string): void {
+    this.ensure(4 + text.length * 3);
+    const written = this.#buffer.write(text, this.pos + 4, 'utf8');
+    this.#buffer.writeUInt32LE(written, this.pos);
+    this.pos += 4 + written;
+  }
+
+  /** The bytes filled so far; the output starts again, empty, in a fresh buffer. */
+  take(): Buffer {
+    const filled = this.#buffer.subarray(0, this.pos);
+    this.#buffer = Buffer.allocUnsafe(Math.max(64 * 1024, Math.min(this.#buffer.length, 16 * 1024 * 1024)));
+    this.pos = 0;
+    return filled;
+  }
+}
+
+/** Reads what {@link Output} wrote. Throws `RangeError` past the end (the frame was verified first). */
+export class Input {
+  /** Read position. */
+  pos: number;
+
+  /**
+   * @param buffer - the bytes.
+   * @param start - first byte to read.
+   * @param end - one past the last byte.
+   */
+  constructor(
+    readonly buffer: Buffer,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+
+  #need(bytes: number): void {
+    if (this.pos + bytes > this.end) throw new RangeError('frame payload ends early');
+  }
+
+  /** One byte. */
+  u8(): number {
+    this.#need(1);
+    return this.buffer[this.pos++]!;
+  }
+
+  /** An unsigned 32-bit integer. */
+  u32(): number {
+    this.#need(4);
+    const value = this.buffer.readUInt32LE(this.pos);
+    this.pos += 4;
+    return value;
+  }
+
+  /** A float64. */
+  f64(): number {
+    this.#need(8);
+    const value = this.buffer.readDoubleLE(this.pos);
+    this.pos += 8;
+    return value;
+  }
+
+  /** `length` raw bytes (a view, not a copy). */
+  bytes(length: number): Buffer {
+    this.#need(length);
+    const view = this.buffer.subarray(this.pos, this.pos + length);
+    this.pos += length;
+    return view;
+  }
+
+  /** A `[u32 byteLength][utf-8]` string. */
+  string(): string {
+    const length = this.u32();
+    this.#need(length);
+    const text = this.buffer.toString('utf8', this.pos, this.pos + length);
+    this.pos += length;
+    return text;
+  }
+}
