@@ -6,6 +6,7 @@ const entries = {
   index: 'src/index.ts',
   postgres: 'src/postgres/index.ts',
   opentelemetry: 'src/opentelemetry/index.ts',
+  redis: 'src/redis/index.ts',
 };
 
 export default defineConfig({
@@ -22,5 +23,5 @@ export default defineConfig({
   // Gives the CommonJS output an `import.meta.url`, which the optional-peer loader resolves from.
   shims: true,
   // Integrations load their peers at run time; never bundle them.
-  external: ['pg', '@electric-sql/pglite', '@opentelemetry/api'],
+  external: ['pg', '@electric-sql/pglite', '@opentelemetry/api', 'redis', 'ioredis'],
 });
