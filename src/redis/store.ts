@@ -282,6 +282,7 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
    * another count, the same key would live in two partitions and lose its order.
    */
   #checkLayout(): Promise<void> {
+    if (this.#checked === undefined) this.#stats.roundTrips++;
     this.#checked ??= this.#runner
       .run({ script: CONFIG, keys: [this.#names.config], args: [String(this.partitions), LAYOUT_VERSION] })
       .then((reply) => {
