@@ -175,6 +175,8 @@ export interface LocalCluster {
   /** Clients on it, for the conformance suite. */
   readonly redis: ClientFactory;
   readonly ioredis: ClientFactory;
+  /** Redis keys of `namespace` on the node at `port`. */
+  keysOn(port: number, namespace: string): Promise<string[]>;
   /** The port of the master that holds `key`'s slot. */
   masterOf(key: string): Promise<number>;
   /** Kills the nodes and removes their files; safe to call twice. */
@@ -245,13 +247,19 @@ export async function startCluster(): Promise<LocalCluster> {
     const cleanupOn = async (namespace: string) => {
       for (const port of ports) {
         const found = await scanPort(port, namespace);
-        // One DEL per key: a Cluster refuses a DEL of keys in different slots.
-        for (const key of found) await run('redis-cli', ['-p', String(port), 'DEL', key]);
+        // One DEL per key (a Cluster refuses a DEL of keys in different slots), all through one redis-cli.
+        if (found.length > 0)
+          await runWithInput(
+            'redis-cli',
+            ['-p', String(port)],
+            found.map((key) => `DEL "${key}"`).join('\n'),
+          );
       }
     };
     return {
       ports,
       stop,
+      keysOn: scanPort,
       async masterOf(key) {
         const { stdout } = await run('redis-cli', ['-p', String(ports[0]), 'CLUSTER', 'KEYSLOT', key]);
         const slot = Number(stdout.trim());
@@ -307,6 +315,17 @@ export async function startCluster(): Promise<LocalCluster> {
     stop();
     throw error;
   }
+}
+
+function runWithInput(command: string, args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}`)),
+    );
+    child.stdin.end(input);
+  });
 }
 
 async function ping(port: number): Promise<boolean> {
