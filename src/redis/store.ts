@@ -99,6 +99,9 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
       store: this,
       namespace: options.namespace,
       prepare: () => this.#checkLayout(),
+      forgetLayout: () => {
+        this.#checked = undefined;
+      },
     });
   }
 

@@ -14,6 +14,9 @@
  *   loses what it held: put the journal in front for that.
  * - **A reply that retrying cannot fix** (a key of the wrong type, a script error) stops the writer:
  *   this write and every later one reject with a `RedisStoreError` (the buffer fails stop).
+ * - **Outages are visible:** a failed round, or one without a reply for {@link STALLED_WRITE_MS}
+ *   (clients with an offline queue hold commands while they reconnect), counts in `stats().outages`
+ *   and publishes on `data-buffer:redis:outage`; the next round that succeeds publishes `recovered`.
  * @module
  */
 import { startTimer, type Timer } from '../timers.js';
@@ -40,9 +43,16 @@ export interface WriterContext {
   readonly namespace: string;
   /** Checks the namespace's layout before the first round and after an outage; rejects to refuse. */
   prepare(): Promise<void>;
+  /** Makes the next `prepare` check again: a restarted Redis may have forgotten the layout. */
+  forgetLayout(): void;
 }
 
 const FIRST_RETRY_MS = 50;
+/**
+ * A round without a reply for this long counts as an outage too (reported once, not cancelled): a
+ * client with an offline queue holds commands while it reconnects instead of failing them.
+ */
+export const STALLED_WRITE_MS = 1000;
 const MAX_RETRY_MS = 2000;
 
 /** Orders, batches and retries appends; see the module comment. */
@@ -130,11 +140,17 @@ export class Writer {
     });
     stats.roundTrips++;
     let results: CallResult[];
+    const stalled = startTimer(
+      () => this.#outage(new Error(`Redis has not answered a write for ${STALLED_WRITE_MS} ms`)),
+      STALLED_WRITE_MS,
+    );
     try {
       results = await runner.runAll(calls);
     } catch (error) {
       this.#afterFailure(batch, error);
       return;
+    } finally {
+      stalled.cancel();
     }
     let failed: Map<string, PendingKey> | undefined;
     let firstError: unknown;
@@ -211,25 +227,30 @@ export class Writer {
       else earlier.values = earlier.values.concat(entry.values);
     }
     this.#pending = failed;
-    const stats = this.#context.stats;
-    if (this.#failures === 0) {
-      stats.outages++;
-      this.#outageSince = Date.now();
-      if (redisChannels.outage.hasSubscribers) {
-        redisChannels.outage.publish({
-          store: this.#context.store,
-          namespace: this.#context.namespace,
-          error,
-          pendingItems: stats.pendingItems,
-        });
-      }
-    }
+    this.#context.forgetLayout();
+    this.#outage(error);
     this.#failures++;
-    stats.writeRetries++;
+    this.#context.stats.writeRetries++;
     const ceiling = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (this.#failures - 1));
     // Jitter: processes that lost the same server do not all come back in the same millisecond.
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     this.#retry = startTimer(() => void this.#round(), delay, this.#keepAlive);
+  }
+
+  /** Counts and reports an outage, once until a write succeeds again. */
+  #outage(error: unknown): void {
+    if (this.#outageSince !== undefined) return;
+    const stats = this.#context.stats;
+    stats.outages++;
+    this.#outageSince = Date.now();
+    if (redisChannels.outage.hasSubscribers) {
+      redisChannels.outage.publish({
+        store: this.#context.store,
+        namespace: this.#context.namespace,
+        error,
+        pendingItems: stats.pendingItems,
+      });
+    }
   }
 
   #fail(error: RedisStoreError): void {
