@@ -33,6 +33,14 @@ interface PendingKey {
   values: string[];
 }
 
+/** One accepted write (or what failed of a round, sent again), its items grouped per key. */
+interface PendingWrite {
+  /** The last write it carries: once it is in Redis, so are all writes up to this one. */
+  readonly seq: number;
+  readonly keys: Map<string, PendingKey>;
+  readonly count: number;
+}
+
 /** What the writer needs from its store, handed over when it is built. */
 export interface WriterContext {
   readonly runner: ScriptRunner;
@@ -54,13 +62,19 @@ const FIRST_RETRY_MS = 50;
  */
 export const STALLED_WRITE_MS = 1000;
 const MAX_RETRY_MS = 2000;
+/**
+ * A round gathers waiting writes up to about this many items (one write at least): it bounds the
+ * synchronous work of building and encoding one pipeline, which runs on the event loop.
+ */
+export const ROUND_ITEMS = 10_000;
 
 /** Orders, batches and retries appends; see the module comment. */
 export class Writer {
   readonly #context: WriterContext;
   #interval = '0';
   #maxSize = '0';
-  #pending = new Map<string, PendingKey>();
+  /** Writes waiting for a round, oldest first. */
+  #queue: PendingWrite[] = [];
   /** Writes accepted so far, and how many of them Redis holds (all writes up to that one). */
   #accepted = 0;
   #written = 0;
@@ -89,14 +103,16 @@ export class Writer {
    */
   add(members: readonly string[], partitions: readonly number[], values: readonly string[]): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
+    const keys = new Map<string, PendingKey>();
     for (let i = 0; i < members.length; i++) {
       const member = members[i]!;
-      const entry = this.#pending.get(member);
-      if (entry === undefined) this.#pending.set(member, { partition: partitions[i]!, values: [values[i]!] });
+      const entry = keys.get(member);
+      if (entry === undefined) keys.set(member, { partition: partitions[i]!, values: [values[i]!] });
       else entry.values.push(values[i]!);
     }
     this.#context.stats.pendingItems += members.length;
     const seq = ++this.#accepted;
+    this.#queue.push({ seq, keys, count: members.length });
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ seq, resolve, reject }));
     if (!this.#busy) void this.#round();
     return done;
@@ -116,17 +132,35 @@ export class Writer {
     this.#retry?.keepAlive();
   }
 
+  /** Merges the oldest waiting writes, up to {@link ROUND_ITEMS} items, into one round. */
+  #takeRound(): PendingWrite {
+    const queue = this.#queue;
+    let taken = 1;
+    let count = queue[0]!.count;
+    while (taken < queue.length && count + queue[taken]!.count <= ROUND_ITEMS) count += queue[taken++]!.count;
+    if (taken === 1) return queue.shift()!;
+    const seq = queue[taken - 1]!.seq;
+    const keys = new Map<string, PendingKey>();
+    for (const write of queue.splice(0, taken)) {
+      for (const [member, entry] of write.keys) {
+        const merged = keys.get(member);
+        if (merged === undefined) keys.set(member, { partition: entry.partition, values: entry.values });
+        else merged.values = merged.values.concat(entry.values);
+      }
+    }
+    return { seq, keys, count };
+  }
+
   async #round(): Promise<void> {
     this.#busy = true;
     this.#retry = undefined;
-    const seq = this.#accepted;
-    const batch = this.#pending;
-    this.#pending = new Map();
+    const round = this.#takeRound();
+    const { seq, keys: batch } = round;
     const { runner, names, stats } = this.#context;
     try {
       await this.#context.prepare();
     } catch (error) {
-      this.#afterFailure(batch, error);
+      this.#afterFailure(round, error);
       return;
     }
     const members = [...batch.keys()];
@@ -147,12 +181,13 @@ export class Writer {
     try {
       results = await runner.runAll(calls);
     } catch (error) {
-      this.#afterFailure(batch, error);
+      this.#afterFailure(round, error);
       return;
     } finally {
       stalled.cancel();
     }
     let failed: Map<string, PendingKey> | undefined;
+    let failedCount = 0;
     let firstError: unknown;
     for (let i = 0; i < results.length; i++) {
       const result = results[i]!;
@@ -176,10 +211,11 @@ export class Writer {
       }
       failed ??= new Map();
       failed.set(member, entry);
+      failedCount += entry.values.length;
       firstError ??= result.error;
     }
     if (failed !== undefined) {
-      this.#afterFailure(failed, firstError);
+      this.#afterFailure({ seq, keys: failed, count: failedCount }, firstError);
       return;
     }
     this.#succeeded(seq);
@@ -204,11 +240,11 @@ export class Writer {
       this.#waiters[settled++]!.resolve();
     if (settled > 0) this.#waiters.splice(0, settled);
     this.#busy = false;
-    if (this.#pending.size > 0) void this.#round();
+    if (this.#queue.length > 0) void this.#round();
   }
 
-  /** Puts `failed` back in front of what arrived since, and sends it all again after a wait. */
-  #afterFailure(failed: Map<string, PendingKey>, error: unknown): void {
+  /** Puts `failed` back in front of the writes that came since, and sends it all again after a wait. */
+  #afterFailure(failed: PendingWrite, error: unknown): void {
     if (error instanceof RedisStoreError || !isRetryableRedisError(error)) {
       this.#fail(
         error instanceof RedisStoreError
@@ -216,17 +252,14 @@ export class Writer {
           : new RedisStoreError(
               'ERR_REDIS_REPLY',
               `Redis refused a write: ${String((error as Error)?.message ?? error)}`,
-              { cause: error },
+              {
+                cause: error,
+              },
             ),
       );
       return;
     }
-    for (const [member, entry] of this.#pending) {
-      const earlier = failed.get(member);
-      if (earlier === undefined) failed.set(member, entry);
-      else earlier.values = earlier.values.concat(entry.values);
-    }
-    this.#pending = failed;
+    this.#queue.unshift(failed);
     this.#context.forgetLayout();
     this.#outage(error);
     this.#failures++;
