@@ -30,6 +30,10 @@ if (JSON.stringify(flushed) !== '[["k",[1]]]' || typeof NonRetryableError !== 'f
 for (const entry of ['data-buffer/postgres', 'data-buffer/opentelemetry']) {
   try { await import(entry); } catch (error) { if (error.code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED' && error.code !== 'ERR_MODULE_NOT_FOUND') throw error; }
 }
+// The Redis store loads without either Redis client installed, and says what to install.
+const { redisStore } = await import('data-buffer/redis');
+try { redisStore({ client: undefined, namespace: 'n' }); throw new Error('redisStore took no client'); }
+catch (error) { if (!/npm install redis/.test(error.message)) throw error; }
 console.log('esm ok');
 JS
 cat > cjs.cjs <<'JS'
@@ -39,6 +43,7 @@ const buffer = new DataBuffer({ handleFlush: (key, items) => { flushed.push([key
 buffer.insert('k', 1);
 buffer.close().then(() => {
   if (JSON.stringify(flushed) !== '[["k",[1]]]') throw new Error('CJS require misbehaved');
+  if (typeof require('data-buffer/redis').redisStore !== 'function') throw new Error('CJS require of data-buffer/redis misbehaved');
   console.log('cjs ok');
 });
 JS
