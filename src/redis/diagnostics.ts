@@ -12,7 +12,9 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 
 /** Names of the Redis store's channels. */
 export const redisChannelNames = Object.freeze({
+  /** A write to Redis failed (or got no reply for a second) and will be retried: {@link RedisOutageMessage}. */
   outage: 'data-buffer:redis:outage',
+  /** The first write that succeeded after an outage: {@link RedisRecoveredMessage}. */
   recovered: 'data-buffer:redis:recovered',
 });
 

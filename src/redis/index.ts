@@ -18,12 +18,11 @@
  * ```
  * @module data-buffer/redis
  */
-export type { CallResult, ScriptCall, ScriptRunner } from './client.js';
-export { createScriptRunner } from './client.js';
+export type { Backend, BackendContext, Claim, Staged } from '../backend.js';
 export type { RedisOutageMessage, RedisRecoveredMessage } from './diagnostics.js';
 export { redisChannelNames } from './diagnostics.js';
 export { isRetryableRedisError, RedisStoreError, type RedisStoreErrorCode } from './errors.js';
 export type { RedisKey } from './keys.js';
 export { type RedisStoreOptions, redisStoreDefaults } from './options.js';
 export type { RedisStoreStats } from './stats.js';
-export { type RedisClaim, type RedisStore, redisStore } from './store.js';
+export { type DueKeys, type RedisClaim, type RedisStore, redisStore } from './store.js';

@@ -48,8 +48,11 @@ export interface RedisStoreOptions<V> {
 
 /** Defaults of the optional {@link RedisStoreOptions}. */
 export const redisStoreDefaults = Object.freeze({
+  /** Default of {@link RedisStoreOptions.partitions}. */
   partitions: 64,
+  /** Default of {@link RedisStoreOptions.leaseMs}, in ms. */
   leaseMs: 30_000,
+  /** Default of {@link RedisStoreOptions.maxRedeliveries}. */
   maxRedeliveries: 5,
 });
 

@@ -37,6 +37,14 @@ export interface RedisClaim<V> extends Claim<V> {
   readonly poisoned: boolean;
 }
 
+/** What {@link RedisStore.due} finds in a partition. */
+export interface DueKeys<K> {
+  /** Keys to claim now: those whose lease ran out first, then those due. */
+  keys: K[];
+  /** Ms until the next key of the partition falls due (0: more are due now); `undefined`: none scheduled. */
+  nextIn: number | undefined;
+}
+
 /** The Redis store, as {@link redisStore} returns it. */
 export interface RedisStore<K extends RedisKey, V> extends SharedBackend<K, V> {
   /** The namespace's partition count: `due` takes partitions `0 .. partitions - 1`. */
@@ -45,6 +53,16 @@ export interface RedisStore<K extends RedisKey, V> extends SharedBackend<K, V> {
   readonly namespace: string;
   /** The partition a key's batches live in. */
   partitionOf(key: K): number;
+  /**
+   * Keys of `partition` (0 ≤ partition < {@link RedisStore.partitions}) to claim now, at most `limit`,
+   * and when the next one falls due, on Redis's clock.
+   */
+  due(partition: number, limit: number): Promise<DueKeys<K>>;
+  /**
+   * Claims the key's batch: the batch whose lease ran out (delivered again), or its due items (any
+   * items when `force`), at most `maxSize`; `undefined` when the key is leased elsewhere, empty, or
+   * not due.
+   */
   claim(key: K, force: boolean): Promise<RedisClaim<V> | undefined>;
   /** Counters: round trips, items written, claims, late acks, redeliveries, outages, … */
   stats(): Readonly<RedisStoreStats>;
@@ -172,7 +190,7 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     return { ...this.#stats };
   }
 
-  async due(partition: number, limit: number): Promise<{ keys: K[]; nextIn: number | undefined }> {
+  async due(partition: number, limit: number): Promise<DueKeys<K>> {
     if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitions) {
       throw new RangeError(
         `Expected \`partition\` to be an integer from 0 to ${this.partitions - 1}, got ${describe(partition)}`,

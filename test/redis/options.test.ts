@@ -2,7 +2,8 @@
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
-import { createScriptRunner, redisStore } from '../../src/redis/index.js';
+import { createScriptRunner } from '../../src/redis/client.js';
+import { redisStore } from '../../src/redis/index.js';
 
 // Clients that never connect: the checks below run before any command.
 const client = new Redis({ lazyConnect: true });
