@@ -143,6 +143,7 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     if (this.#closed) return Promise.reject(this.#closedError('write'));
     if (this.#context === undefined) return Promise.reject(new Error('redisStore: `write` before `open`'));
     const { length, keys, values } = staged;
+    if (length === 0) return this.#writer.drained();
     const members: string[] = new Array(length);
     const partitions: number[] = new Array(length);
     const texts: string[] = new Array(length);
