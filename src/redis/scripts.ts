@@ -234,13 +234,16 @@ return 1`,
 );
 
 /**
- * config: fixes the namespace's partition count and layout on first use, and returns them.
- * KEYS: config. ARGV: partitions, layout. Reply: `{partitions, layout}` as stored.
+ * config: fixes the namespace's partition count and layout on first use, and returns them, with the
+ * server's eviction policy (`CONFIG GET` is not allowed in scripts; `INFO` is).
+ * KEYS: config. ARGV: partitions, layout. Reply: `{partitions, layout, maxmemory-policy}`.
  */
 export const CONFIG = script(
   'config',
   `
 redis.call('HSETNX', KEYS[1], 'partitions', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'layout', ARGV[2])
-return redis.call('HMGET', KEYS[1], 'partitions', 'layout')`,
+local reply = redis.call('HMGET', KEYS[1], 'partitions', 'layout')
+reply[3] = string.match(redis.call('INFO', 'memory'), 'maxmemory_policy:(%S+)') or ''
+return reply`,
 );

@@ -102,6 +102,7 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
   /** The layout check, once it passed (a failed one is tried again on the next use). */
   #checked: Promise<void> | undefined;
   #closed = false;
+  #warnedOfEviction = false;
 
   constructor(options: ResolvedRedisStoreOptions<V>) {
     this.#options = options;
@@ -300,6 +301,20 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
   }
 
   /**
+   * Warns once when the server may evict keys that have no expiry (`allkeys-*`): it would delete item
+   * lists, schedules and leases to make room, and items would vanish without a trace. (`volatile-*`
+   * policies only evict keys with an expiry, and the store sets none.)
+   */
+  #warnOfEviction(policy: string): void {
+    if (this.#warnedOfEviction || !policy.startsWith('allkeys')) return;
+    this.#warnedOfEviction = true;
+    process.emitWarning(
+      `redisStore(${this.namespace}): Redis runs with maxmemory-policy ${policy}, which may evict buffered items without a trace when memory runs out; set maxmemory-policy noeviction`,
+      { code: 'DATA_BUFFER_REDIS_EVICTION' },
+    );
+  }
+
+  /**
    * Fixes the namespace's partition count on first use and refuses a store with another one: with
    * another count, the same key would live in two partitions and lose its order.
    */
@@ -308,7 +323,8 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     this.#checked ??= this.#runner
       .run({ script: CONFIG, keys: [this.#names.config], args: [String(this.partitions), LAYOUT_VERSION] })
       .then((reply) => {
-        const [partitions, layout] = (reply as unknown[]).map(String);
+        const [partitions, layout, policy = ''] = (reply as unknown[]).map(String);
+        this.#warnOfEviction(policy);
         if (partitions !== String(this.partitions) || layout !== LAYOUT_VERSION) {
           throw new RedisStoreError(
             'ERR_REDIS_PARTITIONS',

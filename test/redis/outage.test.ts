@@ -24,10 +24,10 @@ async function freePort(): Promise<number> {
 }
 
 const servers: ChildProcess[] = [];
-function startServer(port: number): ChildProcess {
+function startServer(port: number, extra: string[] = []): ChildProcess {
   const server = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra],
     {
       stdio: 'ignore',
     },
@@ -129,3 +129,32 @@ async function waitForPort(port: number): Promise<void> {
   }
   throw new Error(`redis-server on port ${port} did not start`);
 }
+
+describe.skipIf(!available)('redisStore on a server that may evict', () => {
+  it('warns once when maxmemory-policy lets Redis evict keys without an expiry', async () => {
+    const port = await freePort();
+    const server = startServer(port, ['--maxmemory-policy', 'allkeys-lru']);
+    await waitForPort(port);
+    const { client, close } = await clients.ioredis(port);
+    const warnings: Array<{ message: string; code?: string }> = [];
+    const onWarning = (warning: Error & { code?: string }) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const store = redisStore<string, number>({ client, namespace: 'evict', partitions: 2 });
+      store.open({ maxSize: 10, interval: 0, partitions: 1 });
+      await store.write({ length: 1, keys: ['k'], values: [1], firstSeq: 0 });
+      await store.due(0, 1);
+      await sleep(10);
+      expect(warnings).toEqual([
+        expect.objectContaining({
+          code: 'DATA_BUFFER_REDIS_EVICTION',
+          message: expect.stringContaining('maxmemory-policy allkeys-lru'),
+        }),
+      ]);
+    } finally {
+      process.off('warning', onWarning);
+      close();
+      server.kill('SIGKILL');
+    }
+  });
+});
