@@ -102,6 +102,8 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
   /** The layout check, once it passed (a failed one is tried again on the next use). */
   #checked: Promise<void> | undefined;
   #closed = false;
+  /** Claims handed out and neither acked nor released: `close()` gives them back. */
+  readonly #held = new Set<Claim<V>>();
   #warnedOfEviction = false;
 
   constructor(options: ResolvedRedisStoreOptions<V>) {
@@ -181,10 +183,15 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     return this.#writer.drained();
   }
 
+  /**
+   * Waits until everything written reached Redis, then gives back every claim still held (for
+   * another process, at once, instead of after its lease). Leaves the client connected: it is yours.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#writer.keepAlive();
     await this.#writer.drained();
+    await Promise.allSettled([...this.#held].map((claim) => this.release(claim)));
     this.#closed = true;
   }
 
@@ -232,6 +239,7 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
       batchId: String(batchId),
       poisoned: Number(lost) > maxRedeliveries,
     };
+    this.#held.add(claim);
     this.#stats.claims++;
     if (claim.attempt > 1) this.#stats.redeliveries++;
     if (claim.poisoned) this.#stats.poisoned++;
@@ -252,6 +260,7 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
 
   async ack(claim: Claim<V>): Promise<boolean> {
     const { member, p } = this.#claimed(claim);
+    this.#held.delete(claim);
     const n = this.#names;
     const ok = await this.#run(
       ACK,
@@ -268,6 +277,7 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
 
   async release(claim: Claim<V>): Promise<void> {
     const { member, p } = this.#claimed(claim);
+    this.#held.delete(claim);
     const ok = await this.#run(
       RELEASE,
       [this.#names.lease(p), this.#names.meta(p)],

@@ -176,6 +176,25 @@ export function describeSharedStoreConformance(factory: ClientFactory): void {
       expect(await other.ack(again)).toBe(true);
     });
 
+    it('close gives back the claims still held, for another process at once', async () => {
+      fresh('close');
+      const closing = store();
+      const other = store({}, {}, await otherClient());
+      await writeItems(closing, 'k', [1, 2]);
+      await writeItems(closing, 'j', [3]);
+      const held = (await closing.claim('k', false))!;
+      const done = (await closing.claim('j', false))!;
+      expect(await closing.ack(done)).toBe(true);
+      await closing.close();
+      expect(closing.stats()).toMatchObject({ releases: 1 });
+      expect(await other.claim('k', false)).toMatchObject({
+        items: [1, 2],
+        batchId: held.batchId,
+        attempt: 2,
+      });
+      await expect(closing.claim('j', true)).rejects.toMatchObject({ code: 'ERR_REDIS_CLOSED' });
+    });
+
     it('flags a batch whose lease was lost more than maxRedeliveries times as poisoned', async () => {
       fresh('poison');
       const s = store({}, { maxRedeliveries: 1, leaseMs: 100 });
