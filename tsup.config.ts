@@ -21,5 +21,5 @@ export default defineConfig({
     __DATA_BUFFER_VERSION__: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version),
   },
   // Integrations load their peers at run time; never bundle them.
-  external: ['pg', '@electric-sql/pglite', '@opentelemetry/api'],
+  external: ['pg', '@electric-sql/pglite', '@opentelemetry/api', 'redis', 'ioredis'],
 });

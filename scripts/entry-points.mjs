@@ -21,6 +21,7 @@ export const entryPoints = {
   postgres: 'src/postgres/index.ts',
   opentelemetry: 'src/opentelemetry/index.ts',
   journal: 'src/journal/index.ts',
+  redis: 'src/redis/index.ts',
 };
 
 /** The build's name for an entry (its files are `dist/<name>.js`, `.cjs`, `.d.ts`, `.d.cts`). */

@@ -55,6 +55,10 @@ for (const subpath of process.argv.slice(2)) {
   if (Object.keys(entry).length === 0) throw new Error(`data-buffer/${subpath} exports nothing`);
 }
 await checkScopeVersion((await import('data-buffer/opentelemetry')).instrumentDataBuffer, buffer);
+// The Redis store loads without either Redis client installed, and says what to install.
+const { redisStore } = await import('data-buffer/redis');
+try { redisStore({ client: undefined, namespace: 'n' }); throw new Error('redisStore took no client'); }
+catch (error) { if (!/npm install redis/.test(error.message)) throw error; }
 console.log('esm ok');
 
 // The instrumentation scopes carry the package's version, written into each build.
@@ -93,6 +97,7 @@ buffer.close().then(() => {
   if (JSON.stringify(scopes) !== JSON.stringify([['data-buffer', version], ['data-buffer', version]])) {
     throw new Error(`CJS scopes ${JSON.stringify(scopes)}, expected version ${version}`);
   }
+  if (typeof require('data-buffer/redis').redisStore !== 'function') throw new Error('CJS require of data-buffer/redis misbehaved');
   console.log('cjs ok');
 });
 JS

@@ -1,0 +1,352 @@
+/**
+ * `redisStore`: the shared store on Redis, a {@link SharedBackend}. Every buffer built on the same
+ * namespace appends to the same per-key lists, claims due batches under leases, and acknowledges
+ * them with a fence, so that a batch whose holder died is delivered again and per-key order holds
+ * across processes. Layout: `keys.ts`; scripts: `scripts.ts`; the write path: `writer.ts`.
+ * @module
+ */
+import type { BackendContext, Claim, SharedBackend, Staged } from '../backend.js';
+import { createScriptRunner, type ScriptRunner } from './client.js';
+import { RedisStoreError } from './errors.js';
+import {
+  decodeMember,
+  describe,
+  encodeKey,
+  KeyNames,
+  LAYOUT_VERSION,
+  partitionOf,
+  type RedisKey,
+} from './keys.js';
+import {
+  type RedisStoreOptions,
+  type ResolvedRedisStoreOptions,
+  resolveRedisStoreOptions,
+} from './options.js';
+import { ACK, CLAIM, CONFIG, DUE, EXTEND, RELEASE } from './scripts.js';
+import { createRedisStoreStats, type RedisStoreStats } from './stats.js';
+import { Writer } from './writer.js';
+
+/** A batch claimed from Redis. */
+export interface RedisClaim<V> extends Claim<V> {
+  /** The buffer key the batch belongs to. */
+  readonly key: RedisKey;
+  /**
+   * `true` when the batch lost its lease more than `maxRedeliveries` times: its holders keep dying
+   * or stalling on it. Hand it to `handleError` (then `ack` it) rather than to `handleFlush` again.
+   */
+  readonly poisoned: boolean;
+}
+
+/** What {@link RedisStore.due} finds in a partition. */
+export interface DueKeys<K> {
+  /** Keys to claim now: those whose lease ran out first, then those due. */
+  keys: K[];
+  /** Ms until the next key of the partition falls due (0: more are due now); `undefined`: none scheduled. */
+  nextIn: number | undefined;
+}
+
+/** The Redis store, as {@link redisStore} returns it. */
+export interface RedisStore<K extends RedisKey, V> extends SharedBackend<K, V> {
+  /** The namespace's partition count: `due` takes partitions `0 .. partitions - 1`. */
+  readonly partitions: number;
+  /** The namespace. */
+  readonly namespace: string;
+  /** The partition a key's batches live in. */
+  partitionOf(key: K): number;
+  /**
+   * Keys of `partition` (0 ≤ partition < {@link RedisStore.partitions}) to claim now, at most `limit`,
+   * and when the next one falls due, on Redis's clock.
+   */
+  due(partition: number, limit: number): Promise<DueKeys<K>>;
+  /**
+   * Claims the key's batch: the batch whose lease ran out (delivered again), or its due items (any
+   * items when `force`), at most `maxSize`; `undefined` when the key is leased elsewhere, empty, or
+   * not due.
+   */
+  claim(key: K, force: boolean): Promise<RedisClaim<V> | undefined>;
+  /** Counters: round trips, items written, claims, late acks, redeliveries, outages, … */
+  stats(): Readonly<RedisStoreStats>;
+}
+
+/**
+ * A shared store on Redis for the buffer's `store` option. Keys must be strings or finite numbers;
+ * values go through `serialize` / `deserialize` (JSON by default).
+ *
+ * @example
+ * ```ts
+ * const client = await createClient({ url: process.env.REDIS_URL }).connect();
+ * const buffer = new DataBuffer<string, PageView>({
+ *   handleFlush, interval: 5_000, maxSize: 1_000,
+ *   store: redisStore({ client, namespace: 'page-views' }),
+ * });
+ * ```
+ * @throws TypeError or RangeError for bad options, naming the option, the value and what is allowed.
+ */
+export function redisStore<K extends RedisKey, V>(options: RedisStoreOptions<V>): RedisStore<K, V> {
+  return new RedisSharedStore<K, V>(resolveRedisStoreOptions(options));
+}
+
+class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
+  readonly kind = 'shared';
+  readonly partitions: number;
+  readonly namespace: string;
+  readonly #options: ResolvedRedisStoreOptions<V>;
+  readonly #runner: ScriptRunner;
+  readonly #names: KeyNames;
+  readonly #stats = createRedisStoreStats();
+  readonly #writer: Writer;
+  #context: BackendContext | undefined;
+  #maxSize = '0';
+  #interval = '0';
+  #leaseMs: string;
+  /** The layout check, once it passed (a failed one is tried again on the next use). */
+  #checked: Promise<void> | undefined;
+  #closed = false;
+  /** Claims handed out and neither acked nor released: `close()` gives them back. */
+  readonly #held = new Set<Claim<V>>();
+  #warnedOfEviction = false;
+
+  constructor(options: ResolvedRedisStoreOptions<V>) {
+    this.#options = options;
+    this.#runner = createScriptRunner(options.client);
+    this.partitions = options.partitions;
+    this.namespace = options.namespace;
+    this.#names = new KeyNames(options.namespace, options.partitions);
+    this.#leaseMs = String(options.leaseMs);
+    this.#writer = new Writer({
+      runner: this.#runner,
+      names: this.#names,
+      stats: this.#stats,
+      store: this,
+      namespace: options.namespace,
+      prepare: () => this.#checkLayout(),
+      forgetLayout: () => {
+        this.#checked = undefined;
+      },
+    });
+  }
+
+  open(context: BackendContext): void {
+    if (this.#context !== undefined) {
+      throw new Error(
+        `redisStore(${this.namespace}): a store belongs to one buffer, and this one is already open`,
+      );
+    }
+    this.#context = context;
+    this.#maxSize = Number.isFinite(context.maxSize) ? String(context.maxSize) : '0';
+    this.#interval = String(context.interval);
+    this.#writer.configure(context.interval, context.maxSize);
+  }
+
+  partitionOf(key: K): number {
+    return partitionOf(encodeKey(key), this.partitions);
+  }
+
+  write(staged: Staged<K, V>): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError('write'));
+    if (this.#context === undefined) return Promise.reject(new Error('redisStore: `write` before `open`'));
+    const { length, keys, values } = staged;
+    if (length === 0) return this.#writer.drained();
+    const members: string[] = new Array(length);
+    const partitions: number[] = new Array(length);
+    const texts: string[] = new Array(length);
+    const { serialize } = this.#options;
+    // Everything is read now: the staging ring reuses its arrays once this returns.
+    try {
+      let lastKey: unknown;
+      let lastMember = '';
+      let lastPartition = 0;
+      for (let i = 0; i < length; i++) {
+        const key = keys[i];
+        if (i === 0 || key !== lastKey) {
+          lastKey = key;
+          lastMember = encodeKey(key);
+          lastPartition = partitionOf(lastMember, this.partitions);
+        }
+        members[i] = lastMember;
+        partitions[i] = lastPartition;
+        const text = serialize(values[i]!);
+        if (typeof text !== 'string') {
+          throw new TypeError(
+            `redisStore: \`serialize\` must return a string, got ${describe(text)} for an item of the key ${describe(key)}`,
+          );
+        }
+        texts[i] = text;
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#writer.add(members, partitions, texts);
+  }
+
+  durable(): Promise<void> {
+    return this.#writer.drained();
+  }
+
+  /**
+   * Waits until everything written reached Redis, then gives back every claim still held (for
+   * another process, at once, instead of after its lease). Leaves the client connected: it is yours.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#writer.keepAlive();
+    await this.#writer.drained();
+    await Promise.allSettled([...this.#held].map((claim) => this.release(claim)));
+    this.#closed = true;
+  }
+
+  stats(): Readonly<RedisStoreStats> {
+    return { ...this.#stats };
+  }
+
+  async due(partition: number, limit: number): Promise<DueKeys<K>> {
+    if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitions) {
+      throw new RangeError(
+        `Expected \`partition\` to be an integer from 0 to ${this.partitions - 1}, got ${describe(partition)}`,
+      );
+    }
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new RangeError(`Expected \`limit\` to be an integer >= 1, got ${describe(limit)}`);
+    }
+    const reply = (await this.#run(
+      DUE,
+      [this.#names.due(partition), this.#names.lease(partition)],
+      [String(limit)],
+    )) as unknown[];
+    const nextIn = Number(reply[0]);
+    const keys = reply.slice(1).map((member) => decodeMember(String(member)) as K);
+    return { keys, nextIn: nextIn < 0 ? undefined : nextIn };
+  }
+
+  async claim(key: K, force: boolean): Promise<RedisClaim<V> | undefined> {
+    const member = encodeKey(key);
+    const p = partitionOf(member, this.partitions);
+    const n = this.#names;
+    const reply = (await this.#run(
+      CLAIM,
+      [n.items(p, member), n.inFlight(p, member), n.due(p), n.lease(p), n.meta(p), n.fence(p)],
+      [member, this.#maxSize, this.#leaseMs, force ? '1' : '0', this.#interval, String(p)],
+    )) as [unknown, unknown, unknown, unknown, unknown[]] | null;
+    if (reply === null || reply === undefined) return undefined;
+    const [fence, attempt, lost, batchId, texts] = reply;
+    const { deserialize, maxRedeliveries } = this.#options;
+    const items = texts.map((text) => deserialize(String(text)));
+    const claim: RedisClaim<V> = {
+      key,
+      items,
+      fence: Number(fence),
+      attempt: Number(attempt),
+      batchId: String(batchId),
+      poisoned: Number(lost) > maxRedeliveries,
+    };
+    this.#held.add(claim);
+    this.#stats.claims++;
+    if (claim.attempt > 1) this.#stats.redeliveries++;
+    if (claim.poisoned) this.#stats.poisoned++;
+    return claim;
+  }
+
+  async extend(claim: Claim<V>): Promise<boolean> {
+    const { member, p } = this.#claimed(claim);
+    const ok = await this.#run(
+      EXTEND,
+      [this.#names.lease(p), this.#names.meta(p)],
+      [member, String(claim.fence), this.#leaseMs],
+    );
+    if (Number(ok) === 1) return true;
+    this.#stats.extendsRefused++;
+    return false;
+  }
+
+  async ack(claim: Claim<V>): Promise<boolean> {
+    const { member, p } = this.#claimed(claim);
+    this.#held.delete(claim);
+    const n = this.#names;
+    const ok = await this.#run(
+      ACK,
+      [n.inFlight(p, member), n.lease(p), n.meta(p)],
+      [member, String(claim.fence)],
+    );
+    if (Number(ok) === 1) {
+      this.#stats.acks++;
+      return true;
+    }
+    this.#stats.lateAcks++;
+    return false;
+  }
+
+  async release(claim: Claim<V>): Promise<void> {
+    const { member, p } = this.#claimed(claim);
+    this.#held.delete(claim);
+    const ok = await this.#run(
+      RELEASE,
+      [this.#names.lease(p), this.#names.meta(p)],
+      [member, String(claim.fence)],
+    );
+    if (Number(ok) === 1) this.#stats.releases++;
+  }
+
+  /** The member and partition of a claim this store handed out. */
+  #claimed(claim: Claim<V>): { member: string; p: number } {
+    const key = (claim as Partial<RedisClaim<V>>).key;
+    if (key === undefined) {
+      throw new TypeError(`Expected a claim returned by this store's \`claim\`, got ${describe(claim)}`);
+    }
+    const member = encodeKey(key);
+    return { member, p: partitionOf(member, this.partitions) };
+  }
+
+  async #run(script: typeof CLAIM, keys: string[], args: string[]): Promise<unknown> {
+    if (this.#closed) throw this.#closedError(script.name);
+    await this.#checkLayout();
+    this.#stats.roundTrips++;
+    return this.#runner.run({ script, keys, args });
+  }
+
+  #closedError(operation: string): RedisStoreError {
+    return new RedisStoreError(
+      'ERR_REDIS_CLOSED',
+      `redisStore(${this.namespace}): \`${operation}\` after close()`,
+    );
+  }
+
+  /**
+   * Warns once when the server may evict keys that have no expiry (`allkeys-*`): it would delete item
+   * lists, schedules and leases to make room, and items would vanish without a trace. (`volatile-*`
+   * policies only evict keys with an expiry, and the store sets none.)
+   */
+  #warnOfEviction(policy: string): void {
+    if (this.#warnedOfEviction || !policy.startsWith('allkeys')) return;
+    this.#warnedOfEviction = true;
+    process.emitWarning(
+      `redisStore(${this.namespace}): Redis runs with maxmemory-policy ${policy}, which may evict buffered items without a trace when memory runs out; set maxmemory-policy noeviction`,
+      { code: 'DATA_BUFFER_REDIS_EVICTION' },
+    );
+  }
+
+  /**
+   * Fixes the namespace's partition count on first use and refuses a store with another one: with
+   * another count, the same key would live in two partitions and lose its order.
+   */
+  #checkLayout(): Promise<void> {
+    if (this.#checked === undefined) this.#stats.roundTrips++;
+    this.#checked ??= this.#runner
+      .run({ script: CONFIG, keys: [this.#names.config], args: [String(this.partitions), LAYOUT_VERSION] })
+      .then((reply) => {
+        const [partitions, layout, policy = ''] = (reply as unknown[]).map(String);
+        this.#warnOfEviction(policy);
+        if (partitions !== String(this.partitions) || layout !== LAYOUT_VERSION) {
+          throw new RedisStoreError(
+            'ERR_REDIS_PARTITIONS',
+            `redisStore: the namespace \`${this.namespace}\` is laid out in ${partitions} partitions (layout ${layout}) in Redis, but this store was given \`partitions: ${this.partitions}\` (layout ${LAYOUT_VERSION}). Every process on a namespace must use the same count; to change it, use a new namespace`,
+          );
+        }
+      });
+    const checked = this.#checked;
+    // A connection error is worth another try on the next use; a mismatch stays.
+    checked.catch((error: unknown) => {
+      if (!(error instanceof RedisStoreError) && this.#checked === checked) this.#checked = undefined;
+    });
+    return checked;
+  }
+}
