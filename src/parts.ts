@@ -156,6 +156,10 @@ export function buildParts<K, V, M>(
       store: intake.store,
       settle: (delivery) => settling.settle(delivery),
       droppedOpen: writeBehind === undefined ? noop : (key, count) => writeBehind.dropped(key, count),
+      trimmed:
+        writeBehind === undefined
+          ? noop
+          : (delivery, count) => writeBehind.trimmed(intake.batchIdOf(delivery), count),
     },
     resolved as ResolvedOptions<K, V, unknown>,
   );

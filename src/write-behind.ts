@@ -2,7 +2,7 @@
  * Write-behind to a `store` backend: the staging ring that every accepted insert is copied into (two
  * array writes, no allocation), handed to `backend.write` once per turn of the event loop or at once
  * when the ring is full; `persisted()`; and the backend's bookkeeping calls (`taken`, `settled`,
- * `dropped`). A buffer without a `store` has no write-behind at all.
+ * `dropped`, `trimmed`). A buffer without a `store` has no write-behind at all.
  *
  * Owns the ring, the insert sequence numbers, the chain of pending writes and the failure. Invariants:
  * inserts reach the backend in insert order, numbered 0, 1, 2, … without gaps; the ring is drained
@@ -44,6 +44,15 @@ export class WriteBehind<K, V> {
     this.#capacity = capacity;
     this.#keys = new Array<K>(capacity);
     this.#values = new Array<V>(capacity);
+  }
+
+  /**
+   * Throws the failure once the backend failed (fail-stop), or what the backend's `admit` throws for
+   * an item it could not keep (naming it), before the insert stores anything.
+   */
+  admit(key: K, value: V): void {
+    if (this.failure !== undefined) throw this.failure;
+    this.#backend.admit?.(key, value);
   }
 
   /** Copies an accepted insert into the ring; written at the end of this turn, or now if the ring is full. */
@@ -109,6 +118,17 @@ export class WriteBehind<K, V> {
     }
   }
 
+  /** The oldest `count` items of the taken, unstarted batch `batchId` were dropped (`onFull: 'drop-oldest'`). */
+  trimmed(batchId: string, count: number): void {
+    this.flush();
+    if (this.failure !== undefined) return;
+    try {
+      this.#backend.trimmed(batchId, count);
+    } catch (error) {
+      this.#fail('trimmed', error);
+    }
+  }
+
   /** The key's oldest `count` untaken items were dropped or dumped. */
   dropped(key: K, count: number): void {
     this.flush();
@@ -158,7 +178,7 @@ export class WriteBehind<K, V> {
 }
 
 const BACKEND_METHODS = ['open', 'write', 'durable', 'close'] as const;
-const LOCAL_BACKEND_METHODS = ['recover', 'taken', 'settled', 'dropped'] as const;
+const LOCAL_BACKEND_METHODS = ['recover', 'taken', 'settled', 'dropped', 'trimmed'] as const;
 
 /**
  * Checks the `store` option: a backend of kind `'local'`, or nothing. A shared backend is refused for
@@ -167,7 +187,7 @@ const LOCAL_BACKEND_METHODS = ['recover', 'taken', 'settled', 'dropped'] as cons
 export function checkStore<K, V>(value: unknown): LocalBackend<K, V> | undefined {
   if (value === undefined) return undefined;
   const allowed =
-    "a backend object of kind 'local' (with open, write, durable, close, recover, taken, settled and dropped methods)";
+    "a backend object of kind 'local' (with open, write, durable, close, recover, taken, settled, dropped and trimmed methods)";
   if (typeof value !== 'object' || value === null) {
     throw invalidArgType(`Expected \`store\` to be ${allowed}, got ${describe(value)}`);
   }
