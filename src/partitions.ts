@@ -50,6 +50,12 @@ export interface PartitionsContext<K, V, M> {
   batchIdOf(delivery: Delivery<K, V>): string;
   /** A delivery's first attempt starts: its items can no longer be dropped. */
   started(delivery: Delivery<K, V>): void;
+  /**
+   * Before a delivery's first attempt: `undefined` when it may start now, else a promise to wait for
+   * (with a `store`: until the backend has recorded the batch as taken, so that a batch delivered
+   * before a crash comes back under its own id).
+   */
+  recorded(delivery: Delivery<K, V>): Promise<void> | undefined;
   /** The attempt succeeded: the delivery is done. */
   delivered(delivery: Delivery<K, V>): void;
   /** The attempt failed: retry (returns undefined) or give up (returns `handleError`'s settling). */
@@ -68,6 +74,8 @@ export interface PartitionsContext<K, V, M> {
 class Partition<K, V, M> {
   readonly index: number;
   readonly queue = new Queue<Delivery<K, V>>();
+  /** The queue's head, taken off it, waiting for the store to record its take (see `recorded`). */
+  held: Delivery<K, V> | undefined = undefined;
   /** Whether the partition is at work: running an attempt, or about to go on to the next. */
   running = false;
   /** Times out the running attempt (`flushTimeout`); undefined when there is no timeout. */
@@ -176,13 +184,23 @@ export class Partitions<K, V, M> {
       for (;;) {
         // A short queue takes in the batches that waited for room, first.
         if (partition.queue.length < PARTITION_BACKLOG / 2) this.#context.refill(partition.index);
-        const delivery = partition.queue.shift();
+        const delivery = partition.held ?? partition.queue.shift();
+        partition.held = undefined;
         if (delivery === undefined) {
           partition.running = false;
           partition.watchdog?.idle();
           return;
         }
         if (delivery.state !== QUEUED) continue; // dumped or abandoned while it waited
+        if (delivery.attempt === 0) {
+          const recording = this.#context.recorded(delivery);
+          if (recording !== undefined) {
+            // Held at the head of the queue; the partition runs on once the take is recorded.
+            partition.held = delivery;
+            recording.then(partition.resume, partition.resume);
+            return;
+          }
+        }
         if (!this.#attempt(partition, delivery)) return;
         if (this.#sliceIsOver(partition)) return;
       }

@@ -34,6 +34,11 @@ export class WriteBehind<K, V> {
   /** Settles once every write handed to the backend so far has settled (never rejects). */
   #written: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Takes told to the backend, the last one recorded, and the `durable()` call waited on for the latest. */
+  #takes = 0;
+  #recordedTakes = 0;
+  #recording: Promise<void> | undefined;
+  #recordingTakes = 0;
   /** The first failure; set once, and from then on the buffer accepts no inserts (it checks this field). */
   failure: StoreFailedError | undefined = undefined;
 
@@ -96,15 +101,52 @@ export class WriteBehind<K, V> {
     this.#values.fill(undefined as V, 0, length);
   }
 
-  /** The key's oldest `count` untaken items became the batch `batchId`. */
-  taken(key: K, count: number, batchId: string): void {
+  /**
+   * The key's oldest `count` untaken items became the batch `batchId`.
+   * @returns the take's number, for {@link whenRecorded}.
+   */
+  taken(key: K, count: number, batchId: string): number {
     this.flush();
-    if (this.failure !== undefined) return;
+    const take = ++this.#takes;
+    if (this.failure !== undefined) return take;
     try {
       this.#backend.taken(key, count, batchId);
     } catch (error) {
       this.#fail('taken', error);
     }
+    return take;
+  }
+
+  /**
+   * Undefined when the take numbered `take` (as {@link taken} returned it) is recorded by the backend
+   * (`durable()` resolved after it), else a promise that settles (never rejects) once it is. Deliveries
+   * wait on it before their first attempt: a batch handed to `handleFlush` before its take is recorded
+   * would, after a crash, come back as untaken items under a new batch id, and an idempotent sink
+   * could not tell the duplicate. One `durable()` covers every take made before it was called.
+   */
+  whenRecorded(take: number): Promise<void> | undefined {
+    if (take <= this.#recordedTakes || this.failure !== undefined) return undefined;
+    if (this.#recording !== undefined && take <= this.#recordingTakes) return this.#recording;
+    const covers = this.#takes;
+    let recording: Promise<void>;
+    try {
+      recording = Promise.resolve(this.#backend.durable());
+    } catch (error) {
+      recording = Promise.reject(error);
+    }
+    recording = recording.then(
+      () => {
+        if (covers > this.#recordedTakes) this.#recordedTakes = covers;
+        if (this.#recording === recording) this.#recording = undefined;
+      },
+      (error: unknown) => {
+        this.#fail('durable', error);
+        if (this.#recording === recording) this.#recording = undefined;
+      },
+    );
+    this.#recording = recording;
+    this.#recordingTakes = covers;
+    return recording;
   }
 
   /** The batch `batchId` settled. */
