@@ -158,8 +158,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   #append(key: K, value: V, bytes: number): void {
     this.#budget.add(1, bytes);
     this.#writeBehind?.stage(key, value);
-    const appended = this.#store.append(key, value, bytes);
-    if (appended !== Appended.ADDED) this.#intake.openedOrFull(key, appended);
+    this.#intake.append(key, value, bytes);
   }
 
   /**

@@ -71,6 +71,7 @@ export class Intake<K, V> {
       maxSize: options.maxSize,
       maxSizeJitter: options.maxSizeJitter,
       measureBytes: context.budget.measureBytes,
+      maxBatchBytes: options.maxBatchBytes,
     });
     this.#deadlines = new DeadlineQueue(resolutionFor(options.interval), (key, batch) =>
       this.#expire(key, batch),
@@ -83,6 +84,22 @@ export class Intake<K, V> {
   batchIdOf(delivery: Delivery<K, V>): string {
     delivery.id ??= `${this.#batchIdPrefix}-${delivery.seq}`;
     return delivery.id;
+  }
+
+  /**
+   * Appends an accepted item of `bytes` to its key's open batch (the checked insert path, and recovery).
+   * An item that would take the batch past `maxBatchBytes` first closes it: the batch is taken and the
+   * item opens the key's next one.
+   */
+  append(key: K, value: V, bytes: number): void {
+    const store = this.store;
+    let appended = store.append(key, value, bytes);
+    if (appended === Appended.ADDED) return;
+    if (appended === Appended.OVER) {
+      this.take(key);
+      appended = store.append(key, value, bytes);
+    }
+    this.openedOrFull(key, appended);
   }
 
   /** The cold path of an insert: a batch opened (schedule its interval) or filled up (take it). */
@@ -149,8 +166,7 @@ export class Intake<K, V> {
       for (const item of items) {
         const bytes = budget.measure(item);
         budget.add(1, bytes);
-        const appended = this.store.append(key, item, bytes);
-        if (appended !== Appended.ADDED) this.openedOrFull(key, appended);
+        this.append(key, item, bytes);
       }
     }
   }
