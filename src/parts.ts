@@ -73,6 +73,7 @@ export function buildParts<K, V, M>(
       everySettled: () => settling.everySettled(intake.seq),
       deliveries: () => settling.lines,
       cancelRetry: (delivery) => retries.cancel(delivery),
+      unqueue: (delivery) => partitions.unqueue(delivery),
       interruptIfRunning: (delivery, reason) => partitions.interruptIfRunning(delivery, reason),
       giveUp: (delivery, error, reason) => giveUp.giveUp(delivery, error, reason),
       keepAlive: () => {
@@ -91,6 +92,7 @@ export function buildParts<K, V, M>(
     budget,
     schedule: (delivery) => partitions.schedule(delivery),
     forget: (delivery) => onFull.forget(delivery),
+    unqueue: (delivery) => partitions.unqueue(delivery),
     settled: writeBehind === undefined ? noop : (delivery) => writeBehind.settled(intake.batchIdOf(delivery)),
     idle: () => closing.stopWatching(),
   });
