@@ -160,7 +160,9 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   #append(key: K, value: V, bytes: number): void {
     this.#budget.add(1, bytes);
     this.#writeBehind?.stage(key, value);
-    this.#intake.append(key, value, bytes);
+    const appended = this.#store.append(key, value, bytes);
+    // OVER (`maxBatchBytes`) only in the cold branch: an item that joins its batch pays nothing for it.
+    if (appended !== Appended.ADDED) this.#intake.appended(key, value, bytes, appended);
   }
 
   /**

@@ -87,17 +87,21 @@ export class Intake<K, V> {
   }
 
   /**
-   * Appends an accepted item of `bytes` to its key's open batch (the checked insert path, and recovery).
+   * Appends an accepted item of `bytes` to its key's open batch (recovery; the checked insert path writes
+   * this out, to keep its common case one call).
    * An item that would take the batch past `maxBatchBytes` first closes it: the batch is taken and the
    * item opens the key's next one.
    */
   append(key: K, value: V, bytes: number): void {
-    const store = this.store;
-    let appended = store.append(key, value, bytes);
-    if (appended === Appended.ADDED) return;
+    const appended = this.store.append(key, value, bytes);
+    if (appended !== Appended.ADDED) this.appended(key, value, bytes, appended);
+  }
+
+  /** What follows an append that did more than add the item (`appended` is not `ADDED`); see {@link append}. */
+  appended(key: K, value: V, bytes: number, appended: number): void {
     if (appended === Appended.OVER) {
       this.take(key);
-      appended = store.append(key, value, bytes);
+      appended = this.store.append(key, value, bytes);
     }
     this.openedOrFull(key, appended);
   }
