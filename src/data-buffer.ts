@@ -166,8 +166,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   }
 
   /**
-   * Adds several items to the key's list, in order; a batch never grows past `maxSize`, so a long list
-   * is split across batches. Under `onFull: 'throw'`, nothing is inserted unless everything fits.
+   * Adds several items to the key's list, in order; a batch never grows past `maxSize` (nor past
+   * `maxBatchBytes`, but for a single larger item), so a long list is split across batches. Under `onFull: 'throw'`, nothing is inserted unless everything fits.
    * @returns as {@link insert}: `false` when the buffer is full afterwards or items were dropped.
    */
   insertMany(key: K, values: Iterable<V>): boolean {
