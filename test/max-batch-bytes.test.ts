@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DataBuffer, estimateSize } from '../src/index.js';
 import { recordingSink, useFakeTimersInEveryTest } from './helpers.js';
+import { testBackend } from './stores/test-backend.js';
 
 useFakeTimersInEveryTest();
 
@@ -130,6 +131,24 @@ describe('maxBatchBytes', () => {
     expect(buffer.insert('j', item('c', 40))).toBe(false); // 160 of 150 held
     await vi.advanceTimersByTimeAsync(0); // 'a' delivered
     await expect(buffer.ready({ timeout: 0 })).resolves.toBeUndefined();
+    await buffer.close();
+  });
+
+  it('splits the open items a store recovered the same way, and tells the store of each take', async () => {
+    const store = testBackend<string, Sized>({
+      recovered: [{ key: 'k', items: [item('a', 60), item('b', 60), item('c', 30)] }],
+    });
+    const sink = recordingSink<string, Sized>();
+    const buffer = new DataBuffer<string, Sized>({
+      handleFlush: sink.handleFlush,
+      interval: 60_000,
+      sizeOf,
+      maxBatchBytes: 100,
+      store: store.backend,
+    });
+    await buffer.flush('k');
+    expect(sink.calls.map((c) => ids(c.items))).toEqual([['a'], ['b', 'c']]);
+    expect(store.ops('taken').map((call) => call.count)).toEqual([1, 2]);
     await buffer.close();
   });
 });
