@@ -136,7 +136,7 @@ describe('maxBatchBytes', () => {
 
   it('splits the open items a store recovered the same way, and tells the store of each take', async () => {
     const store = testBackend<string, Sized>({
-      recovered: [{ key: 'k', items: [item('a', 60), item('b', 60), item('c', 30)] }],
+      recovered: [{ key: 'k', items: [item('a', 60), item('b', 60), item('c', 30)], batchId: undefined }],
     });
     const sink = recordingSink<string, Sized>();
     const buffer = new DataBuffer<string, Sized>({
