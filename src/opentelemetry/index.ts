@@ -227,17 +227,21 @@ export function instrumentDataBuffer(
     field,
     instrument: meter.createObservableCounter(metricNames[name], { unit, description }),
   }));
-  const syncDuration = meter.createObservableGauge(metricNames.storeSyncDuration, {
-    unit: 's',
-    description: "The store's fdatasync latency, by quantile (data_buffer.quantile).",
-  });
+  // Observable gauges came with @opentelemetry/api 1.x later than counters: without one, no sync latency.
+  const syncDuration =
+    typeof meter.createObservableGauge === 'function'
+      ? meter.createObservableGauge(metricNames.storeSyncDuration, {
+          unit: 's',
+          description: "The store's fdatasync latency, by quantile (data_buffer.quantile).",
+        })
+      : undefined;
   const quantileAttributes = STORE_SYNC_QUANTILES.map(({ field, quantile }) => ({
     field,
     attributes: Object.freeze({ ...attributes, 'data_buffer.quantile': quantile }),
   }));
   const observables: Observable[] = [
     ...[...counters, ...levels, ...storeCounters].map(({ instrument }) => instrument),
-    syncDuration,
+    ...(syncDuration === undefined ? [] : [syncDuration]),
   ];
   // One stats() snapshot per collection, so the figures of one export agree with each other.
   const observe: BatchObservableCallback = (result) => {
@@ -251,7 +255,7 @@ export function instrumentDataBuffer(
       const value = store[field];
       if (value !== undefined) result.observe(instrument, value, attributes);
     }
-    if ((store.syncs ?? 0) === 0) return;
+    if (syncDuration === undefined || (store.syncs ?? 0) === 0) return;
     for (const { field, attributes: withQuantile } of quantileAttributes) {
       const ms = store[field];
       if (ms !== undefined) result.observe(syncDuration, ms / 1000, withQuantile);

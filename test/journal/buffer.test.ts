@@ -125,3 +125,44 @@ describe('the buffer with a journal', () => {
     expect(error.name).toBe('JournalError');
   });
 });
+
+describe('the journal in the OpenTelemetry bridge', () => {
+  it('reports bytes and items written, syncs and their latency, and recovered items as data_buffer.store.*', async () => {
+    const { MeterProvider, MetricReader } = await import('@opentelemetry/sdk-metrics');
+    const { instrumentDataBuffer, metricNames } = await import('../../src/opentelemetry/index.js');
+    class Reader extends MetricReader {
+      protected override onForceFlush(): Promise<void> {
+        return Promise.resolve();
+      }
+      protected override onShutdown(): Promise<void> {
+        return Promise.resolve();
+      }
+    }
+    const reader = new Reader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const buffer = new DataBuffer<string, number>({
+      handleFlush: () => {},
+      store: journal<string, number>({ dir: '/journal', fs: new FakeFs(), sync: 'always' }),
+    });
+    const instrumentation = instrumentDataBuffer(buffer, { meter: provider.getMeter('test'), spans: false });
+    buffer.insertMany('a', [1, 2, 3]);
+    await buffer.persisted();
+    const { resourceMetrics } = await reader.collect();
+    const byName = new Map(
+      resourceMetrics.scopeMetrics.flatMap((scope) =>
+        scope.metrics.map((m) => [m.descriptor.name, m] as const),
+      ),
+    );
+    const value = (name: string) => byName.get(name)?.dataPoints[0]?.value;
+    expect(value(metricNames.storeItemsWritten)).toBe(3);
+    expect(value(metricNames.storeBytesWritten)).toBeGreaterThan(0);
+    expect(value(metricNames.storeSyncs)).toBeGreaterThan(0);
+    expect(value(metricNames.storeRecoveredItems)).toBe(0);
+    expect(value(metricNames.storeQuarantinedBytes)).toBe(0);
+    expect(byName.get(metricNames.storeSyncDuration)?.dataPoints.length).toBe(3);
+    instrumentation.stop();
+    buffer.dump();
+    await buffer.close();
+    await provider.shutdown();
+  });
+});
