@@ -91,6 +91,19 @@ describe('the sampled byte estimate (default sizeOf)', () => {
     expect(most).toBeGreaterThan(BUDGET / 3);
   });
 
+  // A sample sees a rare large item only in proportion: the bound the README states, over other streams.
+  it.each(['drop-newest', 'drop-oldest'] as const)(
+    "'%s': over 10 other random streams of the same mix, within 1.25x of maxBufferedBytes",
+    (policy) => {
+      for (let seed = 100; seed < 110; seed++) {
+        const stream = seeded(seed);
+        vi.spyOn(Math, 'random').mockImplementation(seeded(seed * 7));
+        const { most } = fill(policy, 100_000, () => (stream() < 0.01 ? LARGE : SMALL));
+        expect(most).toBeLessThanOrEqual(BUDGET * 1.25);
+      }
+    },
+  );
+
   it('items of one size: the limit is the budget over their size, exactly', () => {
     const { items } = fill('drop-newest', 200_000, () => SMALL);
     expect(items).toBe(Math.floor(BUDGET / estimateSize(SMALL)));
