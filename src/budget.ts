@@ -8,7 +8,6 @@
  * `onFull: 'drop-oldest'` may not drop); while `held < quickInsertsBelow`, an insert needs no check.
  * @module
  */
-
 import { ByteSampler } from './byte-sampler.js';
 import { BufferFullError, describe, invalidReturnValue, ReadyTimeoutError } from './errors.js';
 import { startTimer, type Timer } from './timers.js';
@@ -63,8 +62,6 @@ export class Budget<V> {
   /**
    * @param quick - whether inserts may skip the checks while under `maxBuffered` (false when each
    *   insert must also be measured or staged for a backend).
-   */
-  /**
    * @param sampled - whether `sizeOf` is the default estimate, whose figures may be sampled rather than
    *   taken for every item (see the class).
    */
