@@ -38,7 +38,10 @@ export class Budget<V> {
   /** The `maxBuffered` option. */
   readonly maxItems: number;
   readonly maxBytes: number;
-  /** Whether every item is measured and counted in `heldBytes` (a finite `maxBufferedBytes` and the user's `sizeOf`). */
+  /**
+   * Whether every item is measured and counted in `heldBytes`: a finite `maxBufferedBytes` with the
+   * user's `sizeOf`, or `maxBatchBytes` (batches count their bytes).
+   */
   readonly measureBytes: boolean;
   /** With the default `sizeOf` and a finite `maxBufferedBytes`: the sample the item limit comes from. */
   readonly #sampler: ByteSampler | undefined;
@@ -62,22 +65,26 @@ export class Budget<V> {
   /**
    * @param quick - whether inserts may skip the checks while under `maxBuffered` (false when each
    *   insert must also be measured or staged for a backend).
+   * @param measureItems - estimate every item even without a byte budget: batches count their bytes
+   *   (`maxBatchBytes`).
    * @param sampled - whether `sizeOf` is the default estimate, whose figures may be sampled rather than
-   *   taken for every item (see the class).
+   *   taken for every item (see the class) when nothing else needs every item measured.
    */
   constructor(
     maxBuffered: number,
     maxBytes: number,
     sizeOf: (value: V) => number,
     quick: boolean,
+    measureItems = false,
     sampled = false,
   ) {
     this.maxBuffered = maxBuffered;
     this.maxItems = maxBuffered;
     this.maxBytes = maxBytes;
     const finite = maxBytes !== Number.POSITIVE_INFINITY;
-    this.measureBytes = finite && !sampled;
-    this.#sampler = finite && sampled ? new ByteSampler() : undefined;
+    const sampling = finite && sampled && !measureItems;
+    this.measureBytes = measureItems || (finite && !sampling);
+    this.#sampler = sampling ? new ByteSampler() : undefined;
     this.#quick = quick && !this.measureBytes;
     this.quickInsertsBelow = this.#quick ? maxBuffered : 0;
     this.#sizeOf = sizeOf;
