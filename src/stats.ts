@@ -22,7 +22,10 @@ export interface LatencyStats {
 
 /**
  * What {@link DataBuffer.stats} returns. Item counters obey, at every moment:
- * `inserted = flushed + failed + dropped + dumped + buffered`.
+ * `inserted = flushed + failed + dropped + dumped + buffered`; except with a shared store, where
+ * `inserted` and `dropped` count this buffer's inserts, and `flushed`, `failed` and `buffered` the items
+ * of the batches it claimed (any process's inserts): across all processes on a namespace, the sums
+ * of `inserted` and of `flushed + failed` meet once everything is delivered (duplicates aside).
  */
 export interface DataBufferStats {
   /** Items accepted by `insert` / `insertMany` since start. */
@@ -51,6 +54,16 @@ export interface DataBufferStats {
   readonly lost: number;
   /** Flush latency of successful attempts. */
   readonly latency: LatencyStats;
+  /**
+   * Batches claimed from a shared store whose ack the store refused: the lease was lost (the loop
+   * stalled past `leaseMs`) and the batch was, or will be, delivered again. 0 without a shared store.
+   */
+  readonly lateAcks: number;
+  /**
+   * The `store` backend's own counters, as its `stats()` returns them (the Redis store's round trips,
+   * claims, outages, pending items, …); `undefined` without a store, or one without `stats`.
+   */
+  readonly store: Readonly<Record<string, number>> | undefined;
 }
 
 /** Durations the counters hold before they pass them to the histogram. */
@@ -69,6 +82,12 @@ export class Counters {
   retried = 0;
   timedOut = 0;
   lost = 0;
+  lateAcks = 0;
+  /**
+   * With a shared store only: inserts accepted (the sum below does not hold there, since `flushed`
+   * counts the claimed batches' items, which any process may have inserted). `undefined` otherwise.
+   */
+  written: number | undefined = undefined;
   readonly #latency: RecordableHistogram = createHistogram();
   /**
    * Durations not yet in the histogram, in ms. Node gives every histogram an object shape of its own, so
@@ -93,8 +112,8 @@ export class Counters {
     this.#unrecordedCount = 0;
   }
 
-  /** A frozen snapshot, with `buffered` supplied by the buffer. */
-  snapshot(buffered: number): DataBufferStats {
+  /** A frozen snapshot, with `buffered` and the store's counters supplied by the buffer. */
+  snapshot(buffered: number, store?: Readonly<Record<string, number>>): DataBufferStats {
     this.#recordPending();
     const h = this.#latency;
     const count = h.count;
@@ -102,7 +121,10 @@ export class Counters {
     const ms = (micros: () => number) => (count === 0 ? 0 : micros() / 1000);
     return Object.freeze({
       // Every accepted or refused item ends up in exactly one of these, or is still held.
-      inserted: this.flushed + this.failed + this.dropped + this.dumped + buffered,
+      inserted:
+        this.written === undefined
+          ? this.flushed + this.failed + this.dropped + this.dumped + buffered
+          : this.written + this.dropped,
       flushed: this.flushed,
       failed: this.failed,
       dropped: this.dropped,
@@ -122,6 +144,8 @@ export class Counters {
         max: ms(() => h.max),
         mean: ms(() => h.mean),
       }),
+      lateAcks: this.lateAcks,
+      store,
     });
   }
 }

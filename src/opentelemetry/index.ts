@@ -84,6 +84,8 @@ export const metricNames = Object.freeze({
   retried: 'data_buffer.attempts.retried',
   /** Observable counter, `{attempt}`: {@link DataBufferStats.timedOut}. */
   timedOut: 'data_buffer.attempts.timed_out',
+  /** Observable counter, `{batch}`: {@link DataBufferStats.lateAcks}. */
+  lateAcks: 'data_buffer.batches.late_acks',
   /** Observable up-down counter, `{item}`: {@link DataBufferStats.buffered}. */
   buffered: 'data_buffer.items.buffered',
   /** Observable up-down counter, `{item}`: {@link DataBufferStats.inFlight}. */
@@ -95,7 +97,7 @@ export const metricNames = Object.freeze({
 /** The instrumentation scope of the meter and tracer taken from a provider; its version is the package's. */
 const SCOPE = 'data-buffer';
 
-type Counted = Exclude<keyof DataBufferStats, 'latency' | 'buffered' | 'inFlight'>;
+type Counted = Exclude<keyof DataBufferStats, 'latency' | 'buffered' | 'inFlight' | 'store'>;
 
 /** Monotonic counters: the stats fields that only grow. */
 const COUNTERS: readonly { field: Counted; unit: string; description: string }[] = [
@@ -113,6 +115,11 @@ const COUNTERS: readonly { field: Counted; unit: string; description: string }[]
   { field: 'failedBatches', unit: '{batch}', description: 'Batches handed to handleError.' },
   { field: 'retried', unit: '{attempt}', description: 'handleFlush attempts that failed and were retried.' },
   { field: 'timedOut', unit: '{attempt}', description: 'handleFlush attempts that ran past flushTimeout.' },
+  {
+    field: 'lateAcks',
+    unit: '{batch}',
+    description: 'Claimed batches whose ack a shared store refused (lease lost: delivered again).',
+  },
 ];
 
 /** Levels that go up and down; additive across buffers and processes, hence up-down counters. */
