@@ -79,8 +79,11 @@ it.skipIf(!available)(
         }
         return count;
       };
+      // The killed process's own delivery counts as seen: wait for its batch to come back too (its lease
+      // must run out first), or the others might close before it does.
+      const retakenYet = () => deliveries.some((d) => d.batchId === victimStuck && d.by !== 0);
       const deadline = Date.now() + 30_000;
-      while (!persisted.slice(1).every((n) => n === PER_KEY) || missing() > 0) {
+      while (!persisted.slice(1).every((n) => n === PER_KEY) || missing() > 0 || !retakenYet()) {
         if (Date.now() > deadline) throw new Error(`${missing()} persisted ids were not delivered`);
         await sleep(50);
       }
