@@ -11,7 +11,7 @@ import { Budget } from './budget.js';
 import { Claims } from './claims.js';
 import { Closing } from './closing.js';
 import { type Delivery, RETRYING } from './delivery.js';
-import { BufferClosedError } from './errors.js';
+import { BufferClosedError, invalidArgValue } from './errors.js';
 import { GiveUp } from './give-up.js';
 import { Intake } from './intake.js';
 import { OnFull } from './on-full.js';
@@ -60,7 +60,15 @@ export function buildParts<K, V, M>(
   const counters = new Counters();
   const backend = resolved.store;
   const shared = backend?.kind === 'shared' ? backend : undefined;
-  if (shared !== undefined) counters.written = 0;
+  if (shared !== undefined) {
+    counters.written = 0;
+    if (resolved.maxBatchBytes !== Number.POSITIVE_INFINITY) {
+      // The store forms the batches, and bounds them by count only.
+      throw invalidArgValue(
+        `\`maxBatchBytes\` (${resolved.maxBatchBytes}) cannot be used with a store of kind 'shared': its batches are formed in the store, which bounds them by \`maxSize\` only`,
+      );
+    }
+  }
   // With a shared store, an item counts toward the budget until its write is in: then it is the store's.
   const writeBehind =
     backend === undefined
@@ -76,11 +84,13 @@ export function buildParts<K, V, M>(
               },
         );
   // With a backend, every insert takes the checked path, which stages it: the quick path stays as it is.
+  // So does `maxBatchBytes`, whose batches need every item's estimate.
   const budget = new Budget<V>(
     resolved.maxBuffered,
     resolved.maxBufferedBytes,
     resolved.sizeOf,
     backend === undefined,
+    resolved.maxBatchBytes !== Number.POSITIVE_INFINITY,
   );
   const timers = new TimerGroup();
   const batchIdOf = (delivery: Delivery<K, V>): string => intake.batchIdOf(delivery);
@@ -97,6 +107,7 @@ export function buildParts<K, V, M>(
       everySettled: () => settling.everySettled(intake.seq),
       deliveries: () => settling.lines,
       cancelRetry: (delivery) => retries.cancel(delivery),
+      unqueue: (delivery) => partitions.unqueue(delivery),
       interruptIfRunning: (delivery, reason) => partitions.interruptIfRunning(delivery, reason),
       giveUp: (delivery, error, reason) => {
         // A claimed batch is not the closing buffer's to give up on: it goes back for another buffer.
@@ -124,6 +135,7 @@ export function buildParts<K, V, M>(
     budget,
     schedule: (delivery) => partitions.schedule(delivery),
     forget: (delivery) => onFull.forget(delivery),
+    unqueue: (delivery) => partitions.unqueue(delivery),
     settled:
       writeBehind === undefined
         ? noop

@@ -62,4 +62,15 @@ describe('types', () => {
     }
     expectTypeOf(new Buffer({ interval: 10 })).toMatchTypeOf<DataBuffer<string, number>>();
   });
+
+  it('types writable() by the buffer: keyOf takes an item and returns a key', () => {
+    const buffer = new DataBuffer<string, { path: string }>({ handleFlush: () => {} });
+    buffer.writable((item) => {
+      expectTypeOf(item).toEqualTypeOf<{ path: string }>();
+      return item.path;
+    });
+    // @ts-expect-error the key must be a string
+    buffer.writable((item) => item.path.length);
+    expectTypeOf(buffer.writable).returns.toEqualTypeOf<import('node:stream').Writable>();
+  });
 });

@@ -286,6 +286,10 @@ for (const factory of [singleServer.redis, singleServer.ioredis]) {
       expect(() => a.insert({} as never, 1)).toThrow(/strings or finite numbers, got \{\}/);
       expect(() => a.insertMany(Number.NaN as never, [1])).toThrow(/strings or finite numbers/);
       expect(() => a.dump()).toThrow(/dump\(\) is not available on a buffer with a shared store/);
+      const store = redisStore<string, number>({ client: test.client, namespace: namespace() });
+      expect(() => new DataBuffer({ handleFlush: () => {}, maxBatchBytes: 1000, store })).toThrow(
+        /`maxBatchBytes` \(1000\) cannot be used with a store of kind 'shared'/,
+      );
       expect(a.size).toBe(0);
     });
   });
