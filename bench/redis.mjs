@@ -137,8 +137,11 @@ async function reachable() {
   }
 }
 
+/** Progress on standard error (the runner's table goes to standard output): this scenario takes minutes. */
+const stage = (text) => process.stderr.write(`  redis: ${text}\n`);
+
 export async function run({ ci }) {
-  const count = ci ? 5_000 : 200_000;
+  const count = Number(process.env.BENCH_REDIS_ITEMS ?? (ci ? 5_000 : 200_000));
   const rounds = ci ? 1 : 5;
   if (!(await reachable())) {
     return [
@@ -159,6 +162,7 @@ export async function run({ ci }) {
     return ns;
   };
   try {
+    stage(`${rounds} rounds of 3 arms, ${count} items`);
     let roundTrips = 0;
     const [raw, stored, memory] = await compare({
       rounds,
@@ -206,6 +210,7 @@ export async function run({ ci }) {
       ],
     });
 
+    stage('event-loop delay');
     // The event loop while the store arm runs, on its own.
     const loop = await loopDelayMonitor();
     const loopNs = fresh();
@@ -216,6 +221,7 @@ export async function run({ ci }) {
     const delay = await loop.stop();
     await loopBuffer.close({ timeout: 1000 });
 
+    stage('flush latency');
     // Flush latency: a full batch, from its first insert to its handleFlush.
     const latencies = [];
     const latencyNs = fresh();
@@ -241,6 +247,7 @@ export async function run({ ci }) {
     await latencyBuffer.close({ timeout: 1000 });
     latencies.sort((a, b) => a - b);
 
+    stage('4 processes');
     const perProcess = count / 4;
     const rawFour = await fourProcesses('raw', perProcess, fresh());
     const bufferFour = await fourProcesses('buffer', perProcess, fresh());
