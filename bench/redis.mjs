@@ -113,6 +113,8 @@ async function fourProcesses(mode, perProcess, ns) {
   const children = Array.from({ length: 4 }, (_, p) =>
     fork(fileURLToPath(import.meta.url), ['--redis-worker', mode, String(perProcess), ns, String(p * 1e9)]),
   );
+  // Listened for now: a child that finishes fast exits before a listener added later would hear it.
+  const exited = children.map((child) => new Promise((resolve) => child.once('exit', resolve)));
   const ready = children.map((child) => new Promise((resolve) => child.once('message', resolve)));
   await Promise.all(ready);
   const done = children.map((child) => new Promise((resolve) => child.once('message', resolve)));
@@ -120,7 +122,7 @@ async function fourProcesses(mode, perProcess, ns) {
   for (const child of children) child.send('go');
   await Promise.all(done);
   const ms = performance.now() - start;
-  await Promise.all(children.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+  await Promise.all(exited);
   return ms;
 }
 
