@@ -137,7 +137,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    */
   insert(key: K, value: V): boolean {
     const budget = this.#budget;
-    // The common case in one comparison: open, below `maxBuffered`, no byte estimate to make.
+    // The common case in one comparison: open, below `maxBuffered`, no byte estimate to make (with the
+    // default `sizeOf`, the bound also stops at the next item to sample: see Budget.rearm).
     if (budget.held < budget.quickInsertsBelow && !channels.insert.hasSubscribers) {
       // `#append` written out: one call level less keeps the whole path within V8's inlining budget.
       budget.held++;
@@ -148,7 +149,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     return this.#insertChecked(key, value);
   }
 
-  /** {@link insert} when the buffer is closed, full, estimates bytes or has a diagnostics subscriber. */
+  /** {@link insert} when the buffer is closed, full, measures this item's bytes or has a diagnostics subscriber. */
   #insertChecked(key: K, value: V): boolean {
     if (this.#closed) throw new BufferClosedError('insert');
     this.#writeBehind?.admit(key, value);
@@ -156,6 +157,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     const bytes = budget.measure(value);
     if (budget.isFullFor(bytes) && !this.#onFull.admit(key, value, bytes)) return false;
     this.#append(key, value, bytes);
+    budget.rearm();
     if (channels.insert.hasSubscribers) channels.insert.publish({ buffer: this, key, items: [value] });
     return budget.hasRoom();
   }
@@ -204,6 +206,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
         stored.push(value);
       }
     }
+    budget.rearm();
     if (stored !== undefined) channels.insert.publish({ buffer: this, key, items: stored });
     return allStored && budget.hasRoom();
   }
@@ -398,7 +401,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     checkOptionsObject('close', options);
     const timeout = checkTimeout(options.timeout);
     this.#closed = true;
-    this.#budget.quickInsertsBelow = 0;
+    this.#budget.stopQuickInserts();
     unregisterLive(this);
     return this.#closing.start(timeout);
   }
