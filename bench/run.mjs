@@ -23,6 +23,7 @@ export const SCENARIOS = [
   'peers',
   'postgres',
   'journal',
+  'redis',
 ];
 
 async function main() {
@@ -162,6 +163,13 @@ const NOTES = `## What each scenario does
    (\`INSERT … SELECT FROM unnest\`) for reference. Every arm must store every row (checked). Needs
    the server: under \`REQUIRE_SERVICES=1\` (CI) an unreachable server fails the run, otherwise the
    scenario reports itself skipped.
+8. **Shared store on Redis**: 200k items (\`{ path, user, t }\`, JSON) over 100 keys, inserted in turns
+   of 1,000, into the local Redis (\`REDIS_URL\`) with node-redis, each arm on a fresh namespace: a
+   \`DataBuffer\` with \`redisStore\` (insert to \`persisted()\`) against raw pipelined \`RPUSH\` of the
+   same items (one per key per turn, JSON included, awaited at the end: the limit), and the in-memory
+   buffer for reference; then 4 processes of each into one namespace (aggregate rate), Redis round
+   trips per item, flush latency (a full batch of 100 from its first insert to \`handleFlush\`: write,
+   claim and reply) and the event-loop delay p99 during the store arm. Needs the server, as scenario 7.
 
 ## What moved the figures (issue 14)
 

@@ -49,6 +49,12 @@ export interface BackendContext {
   readonly interval: number;
   /** The buffer's `partitions`. */
   readonly partitions: number;
+  /**
+   * Only for a shared backend: call it once a key's append is in the engine, when it opened the key's
+   * batch (`opened`: the batch falls due `interval` from then) or filled it (`full`: due now). The
+   * buffer arms a local deadline, or claims at once: the fast path beside its polling of `due`.
+   */
+  readonly appended?: (key: unknown, opened: boolean, full: boolean) => void;
 }
 
 /** What every backend does. */
@@ -137,11 +143,22 @@ export interface Claim<V> {
   readonly attempt: number;
   /** Stable across re-deliveries of the same batch. */
   readonly batchId: string;
+  /**
+   * The batch lost its lease too many times (its holders keep dying or stalling on it): the buffer
+   * hands it to `handleError` (reason `'poisoned'`) instead of `handleFlush`, then acks it.
+   */
+  readonly poisoned?: boolean;
 }
 
 /** A backend in which batches live (a store on Redis shared by many processes). */
 export interface SharedBackend<K, V> extends Backend<K, V> {
   readonly kind: 'shared';
+  /** The engine's partitions: `due` and `pending` take `0 .. partitions - 1`. */
+  readonly partitions: number;
+  /** How long a claim holds its batch without an `extend`, in ms: the buffer extends every third of it. */
+  readonly leaseMs: number;
+  /** Keys of `partition` with unclaimed items, due or not (at most `limit`): what `flushAll()` force-claims. */
+  pending(partition: number, limit: number): Promise<K[]>;
   /** Keys of `partition` that are due now (at most `limit`), and when the next one falls due (ms from now). */
   due(partition: number, limit: number): Promise<DueKeys<K>>;
   /** Claims the key's due batch (any open batch when `force`); `undefined` if leased elsewhere or not due. */

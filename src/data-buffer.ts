@@ -11,6 +11,7 @@
  */
 import type { Writable } from 'node:stream';
 import type { Budget, ReadyOptions } from './budget.js';
+import type { Claims } from './claims.js';
 import type { CloseOptions, CloseReport, Closing } from './closing.js';
 import { FAILING, isCounted, QUEUED, RETRYING, RUNNING } from './delivery.js';
 import { channels } from './diagnostics.js';
@@ -69,6 +70,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   readonly #closing: Closing<K, V>;
   /** Only with a `store`: a buffer without one checks this field on the checked insert path, and that is all. */
   readonly #writeBehind: WriteBehind<K, V> | undefined;
+  /** Only with a shared `store`: deliveries are claimed from it, and inserts form no local batches. */
+  readonly #claims: Claims<K, V> | undefined;
   #closed = false;
 
   /**
@@ -93,6 +96,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     this.#settling = parts.settling;
     this.#closing = parts.closing;
     this.#writeBehind = parts.writeBehind;
+    this.#claims = parts.claims;
     registerLive(this);
   }
 
@@ -159,9 +163,14 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     return budget.hasRoom();
   }
 
-  /** Adds an accepted item to the key's open batch. */
+  /** Adds an accepted item to the key's open batch (with a shared store: to the ring, for the store). */
   #append(key: K, value: V, bytes: number): void {
     this.#budget.add(1, bytes);
+    if (this.#claims !== undefined) {
+      (this.#writeBehind as WriteBehind<K, V>).stage(key, value, bytes);
+      this.#counters.written = (this.#counters.written ?? 0) + 1;
+      return;
+    }
     this.#writeBehind?.stage(key, value);
     const appended = this.#store.append(key, value, bytes);
     // OVER (`maxBatchBytes`) only in the cold branch: an item that joins its batch pays nothing for it.
@@ -179,7 +188,10 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     const list = Array.isArray(values) ? (values as V[]) : toArray(values);
     const writeBehind = this.#writeBehind;
     // Every value is admitted before any is stored: a list with an item the store refuses stores nothing.
-    if (writeBehind !== undefined) for (const value of list) writeBehind.admit(key, value);
+    if (writeBehind !== undefined) {
+      if (writeBehind.failure !== undefined) throw writeBehind.failure;
+      for (const value of list) writeBehind.admit(key, value);
+    }
     if (this.#options.onFull === 'throw') budget.assertFits(list);
     let allStored = true;
     let stored: V[] | undefined;
@@ -201,7 +213,12 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     return allStored && budget.hasRoom();
   }
 
-  /** Items held under `key`: buffered, queued, in flight or waiting for a retry; 0 when none. */
+  /**
+   * Items held under `key`: buffered, queued, in flight or waiting for a retry; 0 when none.
+   * **Local:** with a shared store, the items of the key's batches this buffer claimed and has not
+   * settled; items in the store (unclaimed, or claimed by other processes) and items not yet written
+   * are not counted.
+   */
   count(key: K): number {
     let count = this.#store.items(key)?.length ?? 0;
     for (const delivery of this.#settling.lines.of(key)) {
@@ -210,7 +227,12 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     return count;
   }
 
-  /** Items held under all keys: buffered, queued, in flight or waiting for a retry (not those handed to `handleError`). */
+  /**
+   * Items held under all keys: buffered, queued, in flight or waiting for a retry (not those handed to
+   * `handleError`). **Local:** with a shared store, the items this process inserted that are not in
+   * the store yet, plus the items of the batches it claimed and has not settled (what its budget,
+   * `maxBuffered`, bounds); what the store holds is not counted.
+   */
   get size(): number {
     return this.#budget.held;
   }
@@ -223,23 +245,47 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   /**
    * Flushes the key now, without waiting for its interval. Resolves once every item inserted under
    * the key before the call is handled: delivered, or handed to `handleError`.
+   *
+   * With a shared store: waits until this buffer's inserts are in the store, then claims the key's
+   * unclaimed items at once (due or not), batch by batch, and resolves once the batches it claimed
+   * settled. Items of the key that another process holds under a lease are that process's to deliver.
    */
   flush(key: K): Promise<void> {
+    const claims = this.#claims;
+    if (claims !== undefined) return this.persisted().then(() => claims.flushKey(key));
     this.#intake.take(key);
     return this.#settling.settledKey(key);
   }
 
-  /** Flushes every key now and resolves once everything held before the call is handled. */
+  /**
+   * Flushes every key now and resolves once everything held before the call is handled. With a shared
+   * store: claims every key with unclaimed items in the store, as {@link flush} does one key (the
+   * items of every process on the namespace, not only this one's).
+   */
   async flushAll(): Promise<void> {
-    await this.#intake.takeAllOpen();
+    const claims = this.#claims;
+    if (claims !== undefined) {
+      await this.persisted();
+      await claims.flushAll();
+    } else {
+      await this.#intake.takeAllOpen();
+    }
     await this.#settling.everySettled(this.#intake.seq);
   }
 
   /**
    * Takes every item that has not started delivery out of the buffer, without calling `handleFlush`,
    * grouped by key in insertion order. Batches in flight or waiting for a retry stay in the buffer.
+   * @throws TypeError (`ERR_INVALID_STATE`) with a shared store: its items belong to every process on
+   *   the namespace and are written as they are inserted, so there is nothing that is this buffer's
+   *   alone to take out. Use `close()` (claimed batches go back to the store) or `flushAll()`.
    */
   dump(): Map<K, V[]> {
+    if (this.#claims !== undefined) {
+      throw invalidState(
+        'dump() is not available on a buffer with a shared store: its items are in the store, shared by every process on the namespace; use close() or flushAll()',
+      );
+    }
     const dumped = new Map<K, V[]>();
     const settling = this.#settling;
     const counters = this.#counters;
@@ -261,7 +307,11 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     return dumped;
   }
 
-  /** One entry per partition: its keys, items, and the flushes running, queued and retrying. */
+  /**
+   * One entry per partition: its keys, items, and the flushes running, queued and retrying.
+   * **Local:** per partition of this buffer (its `partitions` option, not the store's); with a shared
+   * store, the batches this buffer claimed and has not settled.
+   */
   info(): PartitionInfo[] {
     const parts = Array.from({ length: this.#partitions.count }, (_, partition) => ({
       partition,
@@ -291,8 +341,10 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   }
 
   /**
-   * Counters since the buffer was created, in items and batches, and the flush latency; with a `store`
-   * that keeps counters (the journal), those too, under `store`.
+   * Counters since the buffer was created, in items and batches, and the flush latency. **Local:**
+   * what this buffer did (with a shared store, `inserted` counts this buffer's inserts and `flushed`
+   * the items of the batches it delivered, which other processes may have inserted: across processes,
+   * sum them); with a `store` that keeps counters, those too, under `store` (this process's calls to it).
    */
   stats(): DataBufferStats {
     return this.#counters.snapshot(this.#budget.held, this.#options.store?.stats?.());
@@ -367,6 +419,11 @@ function checkOptionsObject(method: string, options: unknown): void {
   if (typeof options !== 'object' || options === null) {
     throw invalidArgType(`Expected the options of \`${method}\` to be an object, got ${describe(options)}`);
   }
+}
+
+/** `ERR_INVALID_STATE`: a method that the buffer's configuration does not allow, as Node's own errors say it. */
+function invalidState(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_STATE' });
 }
 
 function toArray<V>(values: Iterable<V>): V[] {

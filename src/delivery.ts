@@ -47,7 +47,13 @@ export class Delivery<K, V> implements InLine<K, Delivery<K, V>>, InQueue<Delive
    * asked for (most deliveries never are), or given up front for a recovered (or claimed) batch.
    */
   id: string | undefined;
+  /** Attempts in this buffer (retries included); `attempt + attemptBase` is what handlers see. */
   attempt = 0;
+  /**
+   * Attempts made before this buffer got the batch: 0, or for a batch claimed from a shared store,
+   * the claim's attempt - 1 (its earlier deliveries, in this process or others).
+   */
+  attemptBase = 0;
   firstAttemptAt = 0;
   state: DeliveryState = QUEUED;
   lastError: Error | undefined = undefined;

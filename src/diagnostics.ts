@@ -9,6 +9,7 @@
  * | `data-buffer:retry` | {@link RetryMessage} | an attempt failed and a retry is scheduled |
  * | `data-buffer:drop` | {@link DropMessage} | items dropped under `onFull` |
  * | `data-buffer:error` | {@link ErrorMessage} | a batch is handed to `handleError` |
+ * | `data-buffer:late-ack` | {@link LateAckMessage} | a shared store refused the ack of a claimed batch whose lease was lost |
  * @module
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
@@ -90,6 +91,18 @@ export interface ErrorMessage {
   readonly reason: FailureReason;
 }
 
+/** Payload of `data-buffer:late-ack`. */
+export interface LateAckMessage {
+  /** The buffer whose ack was refused. */
+  readonly buffer: object;
+  /** The batch's key. */
+  readonly key: unknown;
+  /** The batch's id: another delivery of it (by this process or another) has the same id. */
+  readonly batchId: string;
+  /** Items in the batch: expect them delivered again. */
+  readonly count: number;
+}
+
 /** Names of the channels, for `diagnostics_channel.subscribe(name, …)`. */
 export const channelNames = Object.freeze({
   /** Tracing channel around every `handleFlush` attempt; context {@link FlushTraceContext}. */
@@ -102,6 +115,8 @@ export const channelNames = Object.freeze({
   drop: 'data-buffer:drop',
   /** A batch handed to `handleError`; payload {@link ErrorMessage}. */
   error: 'data-buffer:error',
+  /** A shared store refused an ack (the lease was lost: expect a duplicate); payload {@link LateAckMessage}. */
+  lateAck: 'data-buffer:late-ack',
 });
 
 /** The channels, created once for the whole process. @internal */
@@ -111,6 +126,7 @@ export const channels = {
   retry: diagnosticsChannel.channel(channelNames.retry),
   drop: diagnosticsChannel.channel(channelNames.drop),
   error: diagnosticsChannel.channel(channelNames.error),
+  lateAck: diagnosticsChannel.channel(channelNames.lateAck),
 };
 
 /**

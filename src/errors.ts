@@ -13,6 +13,7 @@
  * | `ERR_NON_RETRYABLE` | {@link NonRetryableError} | thrown by a handler to skip the remaining retries |
  * | `ERR_STORE_FAILED` | {@link StoreFailedError} | the `store` backend failed: inserts and `persisted()` fail from then on |
  * | `ERR_JOURNAL_FAILED`, `ERR_JOURNAL_LOCKED`, `ERR_JOURNAL_CLOSED` | `JournalError` (`data-buffer/journal`) | the journal's I/O failed, its directory is locked by another process, or it was used after `close()` |
+ * | `ERR_POISONED_BATCH` | {@link PoisonedBatchError} | a batch claimed from a shared store lost its lease too many times |
  *
  * Misuse errors carry Node's codes, as Node's own `TypeError`s and `RangeError`s do:
  *
@@ -39,7 +40,8 @@ export type DataBufferErrorCode =
   | 'ERR_STORE_FAILED'
   | 'ERR_JOURNAL_FAILED'
   | 'ERR_JOURNAL_LOCKED'
-  | 'ERR_JOURNAL_CLOSED';
+  | 'ERR_JOURNAL_CLOSED'
+  | 'ERR_POISONED_BATCH';
 
 /** The `code` of a misuse error (a `TypeError` or `RangeError`), as Node's own errors have it. */
 export type MisuseErrorCode =
@@ -247,6 +249,21 @@ export class StoreFailedError extends DataBufferError {
   }
 }
 
+/**
+ * A batch claimed from a shared store (`data-buffer/redis`) lost its lease more often than the store
+ * allows (its holders keep dying or stalling on it, so it may be what kills them): it goes to
+ * `handleError` with this error (reason `'poisoned'`) instead of to `handleFlush` again, then leaves the store.
+ */
+export class PoisonedBatchError extends DataBufferError {
+  /** @param attempt - the delivery it came to, counting the lost ones. */
+  constructor(attempt: number) {
+    super(
+      'ERR_POISONED_BATCH',
+      `The batch was claimed ${attempt} times and lost its lease each time before it settled (its holders died or stalled): handed to handleError instead of handleFlush`,
+    );
+  }
+}
+
 brands.set(DataBufferError, 'any');
 brands.set(BufferClosedError, 'ERR_BUFFER_CLOSED');
 brands.set(BufferFullError, 'ERR_BUFFER_FULL');
@@ -256,6 +273,7 @@ brands.set(DeliveryTimeoutError, 'ERR_DELIVERY_TIMEOUT');
 brands.set(ShutdownError, 'ERR_SHUTDOWN');
 brands.set(NonRetryableError, 'ERR_NON_RETRYABLE');
 brands.set(StoreFailedError, 'ERR_STORE_FAILED');
+brands.set(PoisonedBatchError, 'ERR_POISONED_BATCH');
 
 /** Turns anything thrown into an `Error`, so handlers and logs always get one (`throw 42` included). */
 export function toError(thrown: unknown): Error {

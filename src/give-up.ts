@@ -65,7 +65,7 @@ export class GiveUp<K, V, M> {
     }
     const { meta } = this.#options;
     const info: ErrorInfo<M> = {
-      attempts: delivery.attempt,
+      attempts: delivery.attempt + delivery.attemptBase,
       partition: delivery.partition,
       meta,
       batchId,

@@ -26,6 +26,7 @@ export type {
   ErrorMessage,
   FlushTraceContext,
   InsertMessage,
+  LateAckMessage,
   RetryMessage,
 } from './diagnostics.js';
 export { channelNames } from './diagnostics.js';
@@ -39,6 +40,7 @@ export {
   type MisuseError,
   type MisuseErrorCode,
   NonRetryableError,
+  PoisonedBatchError,
   ReadyTimeoutError,
   ShutdownError,
   StoreFailedError,

@@ -6,7 +6,8 @@
  * Owns the store, the deadline queue, the per-partition due backlogs, the take order (`seq`) and the
  * batch ids. Invariants: a key has at most one open batch; an item is in exactly one place (its key's
  * open batch, or one delivery); every delivery enters through {@link Intake.deliver}, whether it was
- * taken here or handed back by a backend (and, later, claimed from a shared store); a partition never
+ * taken here or handed back by a backend, or through {@link Intake.deliverClaimed} when it was claimed
+ * from a shared store (then the local stage stays empty: inserts go to the store); a partition never
  * holds more than {@link PARTITION_BACKLOG} queued deliveries that came from expiry.
  * @module
  */
@@ -130,13 +131,36 @@ export class Intake<K, V> {
 
   /**
    * The one way a delivery comes to be: from a batch taken here, a batch a backend handed back from an
-   * earlier run (with its original `batchId`), or (later) a batch claimed from a shared store.
+   * earlier run (with its original `batchId`); a batch claimed from a shared store comes through
+   * {@link deliverClaimed}.
    */
   deliver(key: K, items: V[], bytes: number, batchId: string | undefined): Delivery<K, V> {
     const context = this.#context;
     const delivery = new Delivery(key, items, bytes, this.partitionOf(key), ++this.seq, batchId);
     context.taken(delivery, batchId !== undefined);
     if (context.lineUp(delivery)) context.schedule(delivery);
+    return delivery;
+  }
+
+  /**
+   * A batch claimed from a shared store becomes a delivery, under the claim's batch id, its attempts
+   * continuing the claim's (`attemptBase` earlier deliveries). Not a take: no backend hears of it, and
+   * `'drop-oldest'` never drops it (its items belong to the store, not to this buffer's inserts). It is
+   * lined up in its key's line, and queued in its partition when first in line unless `queue` is false
+   * (a poisoned batch, which goes to `handleError` instead).
+   */
+  deliverClaimed(
+    key: K,
+    items: V[],
+    bytes: number,
+    batchId: string,
+    attemptBase: number,
+    queue: boolean,
+  ): Delivery<K, V> {
+    const context = this.#context;
+    const delivery = new Delivery(key, items, bytes, this.partitionOf(key), ++this.seq, batchId);
+    delivery.attemptBase = attemptBase;
+    if (context.lineUp(delivery) && queue) context.schedule(delivery);
     return delivery;
   }
 

@@ -2,7 +2,7 @@
  * The options of a {@link DataBuffer}: their types, their defaults and the one function that checks them.
  * @module
  */
-import type { Backend, LocalBackend } from './backend.js';
+import type { Backend, LocalBackend, SharedBackend } from './backend.js';
 import { describe, invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 import { estimateSize } from './size-of.js';
 import { checkStore } from './write-behind.js';
@@ -16,7 +16,9 @@ export type FailureReason =
   /** The batch spent more than `deliveryTimeout` ms in retries. */
   | 'delivery-timeout'
   /** `close({ timeout })` reached its deadline first. */
-  | 'shutdown';
+  | 'shutdown'
+  /** A batch claimed from a shared store lost its lease too many times ({@link PoisonedBatchError}). */
+  | 'poisoned';
 
 /** What an insert into a full buffer does; see the README's "Memory budget" section. */
 export type OnFullPolicy = 'block' | 'drop-oldest' | 'drop-newest' | 'throw';
@@ -163,8 +165,10 @@ export interface DataBufferOptions<K, V, M = unknown> {
   /**
    * A backend that keeps buffered items somewhere safer than this process's memory (such as an on-disk
    * journal), written behind the in-memory stage once per turn of the event loop; `await
-   * buffer.persisted()` waits until what was inserted is durable there. Only backends of kind
-   * `'local'` are supported yet. A backend belongs to one buffer, which closes it last. @default none
+   * buffer.persisted()` waits until what was inserted is durable there. A backend of kind `'shared'`
+   * (`redisStore` from `data-buffer/redis`) is where batches live instead: inserts are written to it,
+   * and any process on its namespace claims due batches from it (see the README's "Shared store on
+   * Redis"). A backend belongs to one buffer, which closes it last. @default none
    */
   store?: Backend<K, V>;
 }
@@ -194,7 +198,7 @@ export interface ResolvedOptions<K, V, M> {
   readonly onDrop: DropHandler<K, V> | undefined;
   readonly logger: Logger;
   readonly flushOnExit: boolean;
-  readonly store: LocalBackend<K, V> | undefined;
+  readonly store: LocalBackend<K, V> | SharedBackend<K, V> | undefined;
 }
 
 /** The default of every option that has one. */

@@ -265,7 +265,7 @@ export class Partitions<K, V, M> {
       context.started(delivery);
     }
     const info = new AttemptInfo(
-      attempt,
+      attempt + delivery.attemptBase,
       delivery.partition,
       this.#options.meta,
       context.batchIdOf(delivery),
@@ -279,7 +279,7 @@ export class Partitions<K, V, M> {
             key: delivery.key,
             items: delivery.items,
             batchId: info.batchId,
-            attempt,
+            attempt: info.attempt,
             partition: delivery.partition,
           })
         : context.handleFlush(delivery.key, delivery.items, info);

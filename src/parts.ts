@@ -6,10 +6,12 @@
  * takes in due batches) go through these contexts, not through references held by the parts.
  * @module
  */
+import type { LocalBackend } from './backend.js';
 import { Budget } from './budget.js';
+import { Claims } from './claims.js';
 import { Closing } from './closing.js';
-import type { Delivery } from './delivery.js';
-import { BufferClosedError } from './errors.js';
+import { type Delivery, RETRYING } from './delivery.js';
+import { BufferClosedError, invalidArgValue } from './errors.js';
 import { GiveUp } from './give-up.js';
 import { Intake } from './intake.js';
 import { OnFull } from './on-full.js';
@@ -41,7 +43,15 @@ export interface Parts<K, V, M> {
   readonly closing: Closing<K, V>;
   /** Only with a `store`. */
   readonly writeBehind: WriteBehind<K, V> | undefined;
+  /** Only with a shared `store`: where deliveries come from instead of the local stage. */
+  readonly claims: Claims<K, V> | undefined;
 }
+
+/**
+ * Claims a buffer on a shared store holds before its polls stop claiming: enough to keep every
+ * partition busy with a few waiting, not so many that leases are held for batches that sit in a queue.
+ */
+const CLAIMS_PER_PARTITION = 4;
 
 /** Builds the parts for `owner`, and re-enters what its backend recovered. */
 export function buildParts<K, V, M>(
@@ -50,7 +60,30 @@ export function buildParts<K, V, M>(
 ): Parts<K, V, M> {
   const counters = new Counters();
   const backend = resolved.store;
-  const writeBehind = backend === undefined ? undefined : new WriteBehind(backend, resolved.logger);
+  const shared = backend?.kind === 'shared' ? backend : undefined;
+  if (shared !== undefined) {
+    counters.written = 0;
+    if (resolved.maxBatchBytes !== Number.POSITIVE_INFINITY) {
+      // The store forms the batches, and bounds them by count only.
+      throw invalidArgValue(
+        `\`maxBatchBytes\` (${resolved.maxBatchBytes}) cannot be used with a store of kind 'shared': its batches are formed in the store, which bounds them by \`maxSize\` only`,
+      );
+    }
+  }
+  // With a shared store, an item counts toward the budget until its write is in: then it is the store's.
+  const writeBehind =
+    backend === undefined
+      ? undefined
+      : new WriteBehind(
+          backend,
+          resolved.logger,
+          shared === undefined
+            ? undefined
+            : (count, bytes) => {
+                budget.remove(count, bytes);
+                settling.afterRelease();
+              },
+        );
   // With a backend, every insert takes the checked path, which stages it: the quick path stays as it is.
   // So does `maxBatchBytes`, whose batches need every item's estimate.
   const budget = new Budget<V>(
@@ -71,6 +104,7 @@ export function buildParts<K, V, M>(
       held: () => budget.held,
       stopIntake: () => {
         intake.stopExpiring();
+        claims?.stop();
         budget.close(new BufferClosedError('ready'));
       },
       takeAllOpen: () => intake.takeAllOpen(),
@@ -79,28 +113,42 @@ export function buildParts<K, V, M>(
       cancelRetry: (delivery) => retries.cancel(delivery),
       unqueue: (delivery) => partitions.unqueue(delivery),
       interruptIfRunning: (delivery, reason) => partitions.interruptIfRunning(delivery, reason),
-      giveUp: (delivery, error, reason) => giveUp.giveUp(delivery, error, reason),
+      giveUp: (delivery, error, reason) => {
+        // A claimed batch is not the closing buffer's to give up on: it goes back for another buffer.
+        if (claims?.holds(delivery)) {
+          claims.giveBack(delivery);
+          return Promise.resolve();
+        }
+        return giveUp.giveUp(delivery, error, reason);
+      },
       keepAlive: () => {
         partitions.keepAlive();
         timers.keepAlive();
+        claims?.keepAlive();
       },
       finish: async () => {
         onFull.flushReport();
+        await claims?.drain();
         await writeBehind?.close();
       },
       flushAll: () => owner.flushAll(),
     },
     resolved.flushOnExit,
   );
-  const settling = new Settling<K, V>({
+  const settling: Settling<K, V> = new Settling<K, V>({
     budget,
     schedule: (delivery) => partitions.schedule(delivery),
     forget: (delivery) => onFull.forget(delivery),
     unqueue: (delivery) => partitions.unqueue(delivery),
-    settled: writeBehind === undefined ? noop : (delivery) => writeBehind.settled(intake.batchIdOf(delivery)),
+    settled:
+      writeBehind === undefined
+        ? noop
+        : shared !== undefined
+          ? (delivery: Delivery<K, V>): void => claims?.settled(delivery)
+          : (delivery) => writeBehind.settled(intake.batchIdOf(delivery)),
     idle: () => closing.stopWatching(),
   });
-  const giveUp = new GiveUp<K, V, M>(
+  const giveUp: GiveUp<K, V, M> = new GiveUp<K, V, M>(
     {
       buffer: owner,
       counters,
@@ -140,7 +188,19 @@ export function buildParts<K, V, M>(
         budget.start(delivery.items.length, delivery.bytes);
       },
       delivered: (delivery) => settling.settle(delivery),
-      failed: (delivery, error) => retries.failed(delivery, error),
+      failed: (delivery, error) => {
+        const givingUp = retries.failed(delivery, error);
+        // Closing: a claimed batch does not wait out a retry here; another buffer delivers it.
+        if (
+          givingUp === undefined &&
+          delivery.state === RETRYING &&
+          claims?.stopped &&
+          claims.holds(delivery)
+        ) {
+          claims.giveBack(delivery);
+        }
+        return givingUp;
+      },
       giveUp: (delivery, error, reason) => giveUp.giveUp(delivery, error, reason),
       refill: (partition) => intake.refill(partition),
     },
@@ -181,15 +241,43 @@ export function buildParts<K, V, M>(
     },
     resolved as ResolvedOptions<K, V, unknown>,
   );
-  if (backend !== undefined) {
+  const claims: Claims<K, V> | undefined =
+    shared === undefined
+      ? undefined
+      : new Claims<K, V>(shared, {
+          buffer: owner,
+          counters,
+          budget,
+          logger: resolved.logger,
+          interval: resolved.interval,
+          maxHeld: resolved.partitions * CLAIMS_PER_PARTITION,
+          deliver: (key, items, bytes, batchId, attemptBase, queue) =>
+            intake.deliverClaimed(key, items, bytes, batchId, attemptBase, queue),
+          giveUp: (delivery, error, reason): Promise<void> => giveUp.giveUp(delivery, error, reason),
+          remove: (delivery) => {
+            settling.remove(delivery);
+            settling.afterRelease();
+          },
+          cancelRetry: (delivery) => retries.cancel(delivery),
+          settledKey: (key) => settling.settledKey(key),
+        });
+  if (shared !== undefined) {
+    shared.open({
+      maxSize: resolved.maxSize,
+      interval: resolved.interval,
+      partitions: resolved.partitions,
+      appended: (key, opened, full) => claims?.appended(key as K, opened, full),
+    });
+    claims?.start();
+  } else if (backend !== undefined) {
     backend.open({
       maxSize: resolved.maxSize,
       interval: resolved.interval,
       partitions: resolved.partitions,
     });
-    intake.recover(backend.recover());
+    intake.recover((backend as LocalBackend<K, V>).recover());
   }
-  return { counters, budget, intake, onFull, partitions, settling, closing, writeBehind };
+  return { counters, budget, intake, onFull, partitions, settling, closing, writeBehind, claims };
 }
 
 function noop(): void {}

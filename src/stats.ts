@@ -22,7 +22,10 @@ export interface LatencyStats {
 
 /**
  * What {@link DataBuffer.stats} returns. Item counters obey, at every moment:
- * `inserted = flushed + failed + dropped + dumped + buffered`.
+ * `inserted = flushed + failed + dropped + dumped + buffered`; except with a shared store, where
+ * `inserted` and `dropped` count this buffer's inserts, and `flushed`, `failed` and `buffered` the items
+ * of the batches it claimed (any process's inserts): across all processes on a namespace, the sums
+ * of `inserted` and of `flushed + failed` meet once everything is delivered (duplicates aside).
  */
 export interface DataBufferStats {
   /** Items accepted by `insert` / `insertMany` since start. */
@@ -52,9 +55,15 @@ export interface DataBufferStats {
   /** Flush latency of successful attempts. */
   readonly latency: LatencyStats;
   /**
+   * Batches claimed from a shared store whose ack the store refused: the lease was lost (the loop
+   * stalled past `leaseMs`) and the batch was, or will be, delivered again. 0 without a shared store.
+   */
+  readonly lateAcks: number;
+  /**
    * The `store` backend's own counters (its `stats()`), only when the buffer has a store that keeps
    * some: for the journal, a `JournalStats` (bytes and items written, fsyncs and their latency,
-   * recovered items, quarantined bytes, …).
+   * recovered items, quarantined bytes, …); for the Redis store, its round trips, claims, outages,
+   * pending items, ….
    */
   readonly store?: Readonly<Record<string, number>>;
 }
@@ -75,6 +84,12 @@ export class Counters {
   retried = 0;
   timedOut = 0;
   lost = 0;
+  lateAcks = 0;
+  /**
+   * With a shared store only: inserts accepted (the sum below does not hold there, since `flushed`
+   * counts the claimed batches' items, which any process may have inserted). `undefined` otherwise.
+   */
+  written: number | undefined = undefined;
   readonly #latency: RecordableHistogram = createHistogram();
   /**
    * Durations not yet in the histogram, in ms. Node gives every histogram an object shape of its own, so
@@ -108,7 +123,10 @@ export class Counters {
     const ms = (micros: () => number) => (count === 0 ? 0 : micros() / 1000);
     return Object.freeze({
       // Every accepted or refused item ends up in exactly one of these, or is still held.
-      inserted: this.flushed + this.failed + this.dropped + this.dumped + buffered,
+      inserted:
+        this.written === undefined
+          ? this.flushed + this.failed + this.dropped + this.dumped + buffered
+          : this.written + this.dropped,
       flushed: this.flushed,
       failed: this.failed,
       dropped: this.dropped,
@@ -128,6 +146,7 @@ export class Counters {
         max: ms(() => h.max),
         mean: ms(() => h.mean),
       }),
+      lateAcks: this.lateAcks,
       ...(store === undefined ? undefined : { store: Object.freeze({ ...store }) }),
     });
   }

@@ -2,7 +2,8 @@
  * Write-behind to a `store` backend: the staging ring that every accepted insert is copied into (two
  * array writes, no allocation), handed to `backend.write` once per turn of the event loop or at once
  * when the ring is full; `persisted()`; and the backend's bookkeeping calls (`taken`, `settled`,
- * `dropped`, `trimmed`). A buffer without a `store` has no write-behind at all.
+ * `dropped`, `trimmed`; local backends only). A buffer without a `store` has no write-behind at all. With
+ * a shared store, the ring is the only local stage: an item counts toward the budget until its write is in.
  *
  * Owns the ring, the insert sequence numbers, the chain of pending writes and the failure. Invariants:
  * inserts reach the backend in insert order, numbered 0, 1, 2, … without gaps; the ring is drained
@@ -11,7 +12,7 @@
  * and insert fails with the same {@link StoreFailedError}; the backend is closed once, last.
  * @module
  */
-import type { LocalBackend, Staged } from './backend.js';
+import type { Backend, LocalBackend, SharedBackend, Staged } from './backend.js';
 import { describe, invalidArgType, invalidArgValue, StoreFailedError } from './errors.js';
 import type { Logger } from './options.js';
 import { onNextTurn } from './timers.js';
@@ -21,7 +22,11 @@ export const STAGING_RING_SIZE = 4096;
 
 /** The write-behind of one buffer to its backend. */
 export class WriteBehind<K, V> {
-  readonly #backend: LocalBackend<K, V>;
+  readonly #backend: Backend<K, V>;
+  /** Only for a shared store: a write is in (its items stop counting toward the budget). */
+  readonly #written_: ((count: number, bytes: number) => void) | undefined;
+  /** Estimated bytes of the items in the ring (counted only when a shared store releases them on write). */
+  #bytes = 0;
   readonly #logger: Logger;
   readonly #capacity: number;
   /** The ring: preallocated, so staging an insert is two element writes. */
@@ -42,9 +47,18 @@ export class WriteBehind<K, V> {
   /** The first failure; set once, and from then on the buffer accepts no inserts (it checks this field). */
   failure: StoreFailedError | undefined = undefined;
 
-  /** @param capacity - inserts the ring holds (see {@link STAGING_RING_SIZE}). */
-  constructor(backend: LocalBackend<K, V>, logger: Logger, capacity = STAGING_RING_SIZE) {
+  /**
+   * @param written - called with a write's item count and bytes once it is in (shared stores).
+   * @param capacity - inserts the ring holds (see {@link STAGING_RING_SIZE}).
+   */
+  constructor(
+    backend: Backend<K, V>,
+    logger: Logger,
+    written?: (count: number, bytes: number) => void,
+    capacity = STAGING_RING_SIZE,
+  ) {
     this.#backend = backend;
+    this.#written_ = written;
     this.#logger = logger;
     this.#capacity = capacity;
     this.#keys = new Array<K>(capacity);
@@ -61,8 +75,9 @@ export class WriteBehind<K, V> {
   }
 
   /** Copies an accepted insert into the ring; written at the end of this turn, or now if the ring is full. */
-  stage(key: K, value: V): void {
+  stage(key: K, value: V, bytes = 0): void {
     const index = this.#length;
+    this.#bytes += bytes;
     this.#keys[index] = key;
     this.#values[index] = value;
     this.#length = index + 1;
@@ -83,7 +98,9 @@ export class WriteBehind<K, V> {
     const length = this.#length;
     if (length === 0) return;
     const staged: Staged<K, V> = { length, keys: this.#keys, values: this.#values, firstSeq: this.#firstSeq };
+    const bytes = this.#bytes;
     this.#length = 0;
+    this.#bytes = 0;
     this.#firstSeq += length;
     if (this.failure === undefined) {
       let write: Promise<void>;
@@ -92,7 +109,11 @@ export class WriteBehind<K, V> {
       } catch (error) {
         write = Promise.reject(error);
       }
-      const settled = write.then(undefined, (error: unknown) => this.#fail('write', error));
+      const written = this.#written_;
+      const settled = write.then(
+        written === undefined ? undefined : () => written(length, bytes),
+        (error: unknown) => this.#fail('write', error),
+      );
       const before = this.#written;
       this.#written = before.then(() => settled);
     }
@@ -110,7 +131,7 @@ export class WriteBehind<K, V> {
     const take = ++this.#takes;
     if (this.failure !== undefined) return take;
     try {
-      this.#backend.taken(key, count, batchId);
+      (this.#backend as LocalBackend<K, V>).taken(key, count, batchId);
     } catch (error) {
       this.#fail('taken', error);
     }
@@ -154,7 +175,7 @@ export class WriteBehind<K, V> {
     this.flush();
     if (this.failure !== undefined) return;
     try {
-      this.#backend.settled(batchId);
+      (this.#backend as LocalBackend<K, V>).settled(batchId);
     } catch (error) {
       this.#fail('settled', error);
     }
@@ -165,7 +186,7 @@ export class WriteBehind<K, V> {
     this.flush();
     if (this.failure !== undefined) return;
     try {
-      this.#backend.trimmed(batchId, count);
+      (this.#backend as LocalBackend<K, V>).trimmed(batchId, count);
     } catch (error) {
       this.#fail('trimmed', error);
     }
@@ -176,7 +197,7 @@ export class WriteBehind<K, V> {
     this.flush();
     if (this.failure !== undefined) return;
     try {
-      this.#backend.dropped(key, count);
+      (this.#backend as LocalBackend<K, V>).dropped(key, count);
     } catch (error) {
       this.#fail('dropped', error);
     }
@@ -221,33 +242,41 @@ export class WriteBehind<K, V> {
 
 const BACKEND_METHODS = ['open', 'write', 'durable', 'close'] as const;
 const LOCAL_BACKEND_METHODS = ['recover', 'taken', 'settled', 'dropped', 'trimmed'] as const;
+const SHARED_BACKEND_METHODS = ['due', 'pending', 'claim', 'extend', 'ack', 'release'] as const;
 
 /**
- * Checks the `store` option: a backend of kind `'local'`, or nothing. A shared backend is refused for
- * now: claiming batches from a shared store is a later step (see CONTRIBUTING.md).
+ * Checks the `store` option: a backend of kind `'local'` (the journal) or `'shared'` (a store on
+ * Redis), or nothing.
  */
-export function checkStore<K, V>(value: unknown): LocalBackend<K, V> | undefined {
+export function checkStore<K, V>(value: unknown): LocalBackend<K, V> | SharedBackend<K, V> | undefined {
   if (value === undefined) return undefined;
   const allowed =
-    "a backend object of kind 'local' (with open, write, durable, close, recover, taken, settled, dropped and trimmed methods)";
+    "a backend object of kind 'local' (with open, write, durable, close, recover, taken, settled, dropped and trimmed methods) or of kind 'shared' (with open, write, durable, close, due, pending, claim, extend, ack and release methods, and partitions and leaseMs)";
   if (typeof value !== 'object' || value === null) {
     throw invalidArgType(`Expected \`store\` to be ${allowed}, got ${describe(value)}`);
   }
   const backend = value as Record<string, unknown>;
-  if (backend.kind === 'shared') {
-    throw invalidArgValue(
-      "A `store` of kind 'shared' is not supported yet: a buffer cannot claim batches from a shared store in this version; use a backend of kind 'local'",
-    );
+  if (backend.kind !== 'local' && backend.kind !== 'shared') {
+    throw invalidArgValue(`Expected \`store.kind\` to be 'local' or 'shared', got ${describe(backend.kind)}`);
   }
-  if (backend.kind !== 'local') {
-    throw invalidArgValue(`Expected \`store.kind\` to be 'local', got ${describe(backend.kind)}`);
-  }
-  for (const method of [...BACKEND_METHODS, ...LOCAL_BACKEND_METHODS]) {
+  const methods = backend.kind === 'local' ? LOCAL_BACKEND_METHODS : SHARED_BACKEND_METHODS;
+  for (const method of [...BACKEND_METHODS, ...methods]) {
     if (typeof backend[method] !== 'function') {
       throw invalidArgType(
         `Expected \`store.${method}\` to be a function, got ${describe(backend[method])}; \`store\` must be ${allowed}`,
       );
     }
+  }
+  if (backend.kind === 'shared') {
+    for (const field of ['partitions', 'leaseMs'] as const) {
+      const number = backend[field];
+      if (typeof number !== 'number' || !Number.isInteger(number) || number < 1) {
+        throw invalidArgType(
+          `Expected \`store.${field}\` to be an integer >= 1, got ${describe(number)}; \`store\` must be ${allowed}`,
+        );
+      }
+    }
+    return value as SharedBackend<K, V>;
   }
   return value as LocalBackend<K, V>;
 }

@@ -69,6 +69,7 @@ describe('channel names', () => {
       retry: 'data-buffer:retry',
       drop: 'data-buffer:drop',
       error: 'data-buffer:error',
+      lateAck: 'data-buffer:late-ack',
     });
     expect(Object.isFrozen(channelNames)).toBe(true);
   });

@@ -33,6 +33,8 @@ describe('stats()', () => {
       timedOut: 0,
       lost: 0,
       latency: { count: 0, p50: 0, p90: 0, p99: 0, max: 0, mean: 0 },
+      lateAcks: 0,
+      store: undefined,
     });
   });
 

@@ -153,11 +153,14 @@ describe('the store: write-behind from the staging ring', () => {
     await expect(buffer.persisted()).resolves.toBeUndefined();
   });
 
-  it('refuses a shared store for now, and a store that is not a backend, naming the option', () => {
+  it('refuses a shared store without its methods, and a store that is not a backend, naming the option', () => {
     const { backend } = testBackend<string, number>();
     expect(
       () => new DataBuffer({ handleFlush: () => {}, store: { ...backend, kind: 'shared' } as never }),
-    ).toThrow(/`store` of kind 'shared' is not supported yet/);
+    ).toThrow(/Expected `store.due` to be a function, got `undefined`/);
+    expect(
+      () => new DataBuffer({ handleFlush: () => {}, store: { ...backend, kind: 'remote' } as never }),
+    ).toThrow(/Expected `store.kind` to be 'local' or 'shared', got `'remote'` \(string\)/);
     expect(() => new DataBuffer({ handleFlush: () => {}, store: 42 as never })).toThrow(
       /Expected `store` to be a backend object of kind 'local'.*got `42` \(number\)/,
     );

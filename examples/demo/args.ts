@@ -24,6 +24,12 @@ export interface DemoArgs {
   json: boolean;
   /** Draw the progress line even when standard error is not a terminal. */
   progress: boolean;
+  /** A redis:// URL: run `workers` processes sharing one buffer through Redis. */
+  redis: string | undefined;
+  /** Processes sharing the buffer, with `redis`. */
+  workers: number;
+  /** Internal: this process is worker of a `--redis` run (its configuration, JSON). */
+  worker: string | undefined;
   help: boolean;
 }
 
@@ -53,6 +59,12 @@ Options:
                     else goes to standard error); npm prints its own banner on standard
                     output, so pipe with \`npm run -s demo -- --json | jq .\`
   --progress        draw the progress line even when standard error is not a terminal
+  --redis <url>     run --workers processes that share one buffer through Redis
+                    (data-buffer/redis) and write into one PostgreSQL table (--database,
+                    default DATABASE_URL or postgres://postgres@127.0.0.1:5432/test);
+                    worker 0 is killed with SIGKILL halfway, and the summary checks that
+                    every view that reached Redis is stored exactly once
+  --workers <n>     processes sharing the buffer with --redis (default 4, at least 2)
   --help            show this help
 
 Ctrl-C stops production at once (also while it waits for room in a full buffer): the buffer
@@ -75,12 +87,19 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
       journal: { type: 'string' },
       json: { type: 'boolean', default: false },
       progress: { type: 'boolean', default: false },
+      redis: { type: 'string' },
+      workers: { type: 'string' },
+      worker: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const database = values.database;
   if (database !== undefined && !/^postgres(ql)?:\/\//.test(database)) {
     throw new TypeError(`Expected --database to be a postgres:// URL, got '${database}'`);
+  }
+  const redis = values.redis;
+  if (redis !== undefined && !/^rediss?:\/\//.test(redis)) {
+    throw new TypeError(`Expected --redis to be a redis:// URL, got '${redis}'`);
   }
   return {
     seconds: numberOption('--seconds', values.seconds, 10, { min: 0, max: 3600 }),
@@ -91,6 +110,9 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
     journal: values.journal === '' ? undefined : values.journal,
     json: values.json,
     progress: values.progress,
+    redis,
+    workers: numberOption('--workers', values.workers, 4, { min: 2, max: 64, integer: true }),
+    worker: values.worker,
     help: values.help,
   };
 }

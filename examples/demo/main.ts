@@ -12,6 +12,7 @@ import { type DemoArgs, HELP, parseDemoArgs } from './args.js';
 import { type DemoDatabase, openDemoDatabase } from './database.js';
 import { type FaultCounters, withFaults } from './faults.js';
 import { Ledger } from './ledger.js';
+import { runRedisDemo, runRedisWorker } from './redis.js';
 import { type DemoSummary, ProgressLine, progressText, summaryText } from './report.js';
 import { type PageView, produceTraffic } from './traffic.js';
 
@@ -36,6 +37,18 @@ async function main(): Promise<number> {
   if (args.help) {
     console.log(HELP);
     return 0;
+  }
+  if (args.worker !== undefined) return runRedisWorker(JSON.parse(args.worker));
+  if (args.redis !== undefined) {
+    return runRedisDemo({
+      redis: args.redis,
+      workers: args.workers,
+      database: args.database,
+      seconds: args.seconds,
+      rate: args.rate,
+      paths: args.paths,
+      json: args.json,
+    });
   }
   let database: DemoDatabase;
   try {

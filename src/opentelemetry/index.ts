@@ -84,6 +84,8 @@ export const metricNames = Object.freeze({
   retried: 'data_buffer.attempts.retried',
   /** Observable counter, `{attempt}`: {@link DataBufferStats.timedOut}. */
   timedOut: 'data_buffer.attempts.timed_out',
+  /** Observable counter, `{batch}`: {@link DataBufferStats.lateAcks}. */
+  lateAcks: 'data_buffer.batches.late_acks',
   /** Observable up-down counter, `{item}`: {@link DataBufferStats.buffered}. */
   buffered: 'data_buffer.items.buffered',
   /** Observable up-down counter, `{item}`: {@link DataBufferStats.inFlight}. */
@@ -167,6 +169,11 @@ const COUNTERS: readonly { field: Counted; unit: string; description: string }[]
   { field: 'failedBatches', unit: '{batch}', description: 'Batches handed to handleError.' },
   { field: 'retried', unit: '{attempt}', description: 'handleFlush attempts that failed and were retried.' },
   { field: 'timedOut', unit: '{attempt}', description: 'handleFlush attempts that ran past flushTimeout.' },
+  {
+    field: 'lateAcks',
+    unit: '{batch}',
+    description: 'Claimed batches whose ack a shared store refused (lease lost: delivered again).',
+  },
 ];
 
 /** Levels that go up and down; additive across buffers and processes, hence up-down counters. */

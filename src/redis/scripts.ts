@@ -185,6 +185,16 @@ return { c.fence, c.attempt, c.lost, c.batch, values }`,
 );
 
 /**
+ * pending: the partition's members with unclaimed items, due or not, soonest due first.
+ * KEYS: due. ARGV: limit. Reply: `{member...}`, at most `limit`.
+ */
+export const PENDING = script(
+  'pending',
+  `
+return redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)`,
+);
+
+/**
  * extend: a heartbeat for a held claim.
  * KEYS: lease, meta. ARGV: member, fence, leaseMs.
  * Reply: 1 when the lease now runs `leaseMs` from now; 0 when another claim took the batch (a

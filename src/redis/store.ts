@@ -22,7 +22,7 @@ import {
   type ResolvedRedisStoreOptions,
   resolveRedisStoreOptions,
 } from './options.js';
-import { ACK, CLAIM, CONFIG, DUE, EXTEND, RELEASE } from './scripts.js';
+import { ACK, APPEND_FULL, APPEND_OPENED, CLAIM, CONFIG, DUE, EXTEND, PENDING, RELEASE } from './scripts.js';
 import { createRedisStoreStats, type RedisStoreStats } from './stats.js';
 import { Writer } from './writer.js';
 
@@ -49,6 +49,8 @@ export interface DueKeys<K> {
 export interface RedisStore<K extends RedisKey, V> extends SharedBackend<K, V> {
   /** The namespace's partition count: `due` takes partitions `0 .. partitions - 1`. */
   readonly partitions: number;
+  /** How long a claim holds its batch without a heartbeat, in ms. */
+  readonly leaseMs: number;
   /** The namespace. */
   readonly namespace: string;
   /** The partition a key's batches live in. */
@@ -64,6 +66,8 @@ export interface RedisStore<K extends RedisKey, V> extends SharedBackend<K, V> {
    * not due.
    */
   claim(key: K, force: boolean): Promise<RedisClaim<V> | undefined>;
+  /** Keys of `partition` with unclaimed items, due or not, soonest due first (at most `limit`). */
+  pending(partition: number, limit: number): Promise<K[]>;
   /** Counters: round trips, items written, claims, late acks, redeliveries, outages, … */
   stats(): Readonly<RedisStoreStats>;
 }
@@ -89,6 +93,7 @@ export function redisStore<K extends RedisKey, V>(options: RedisStoreOptions<V>)
 class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
   readonly kind = 'shared';
   readonly partitions: number;
+  readonly leaseMs: number;
   readonly namespace: string;
   readonly #options: ResolvedRedisStoreOptions<V>;
   readonly #runner: ScriptRunner;
@@ -110,6 +115,7 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     this.#options = options;
     this.#runner = createScriptRunner(options.client);
     this.partitions = options.partitions;
+    this.leaseMs = options.leaseMs;
     this.namespace = options.namespace;
     this.#names = new KeyNames(options.namespace, options.partitions);
     this.#leaseMs = String(options.leaseMs);
@@ -122,6 +128,13 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
       prepare: () => this.#checkLayout(),
       forgetLayout: () => {
         this.#checked = undefined;
+      },
+      appended: (member, reply) => {
+        this.#context?.appended?.(
+          decodeMember(member),
+          (reply & APPEND_OPENED) !== 0,
+          (reply & APPEND_FULL) !== 0,
+        );
       },
     });
   }
@@ -140,6 +153,14 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
 
   partitionOf(key: K): number {
     return partitionOf(encodeKey(key), this.partitions);
+  }
+
+  /**
+   * Checks a key at insert time, so that a key Redis cannot share (not a string or finite number)
+   * makes `insert` throw instead of the write failing later. Values are checked when written.
+   */
+  admit(key: K, _value: V): void {
+    encodeKey(key);
   }
 
   write(staged: Staged<K, V>): Promise<void> {
@@ -199,7 +220,7 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     return { ...this.#stats };
   }
 
-  async due(partition: number, limit: number): Promise<DueKeys<K>> {
+  #checkPartition(partition: number, limit: number): void {
     if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitions) {
       throw new RangeError(
         `Expected \`partition\` to be an integer from 0 to ${this.partitions - 1}, got ${describe(partition)}`,
@@ -208,6 +229,10 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     if (!Number.isInteger(limit) || limit < 1) {
       throw new RangeError(`Expected \`limit\` to be an integer >= 1, got ${describe(limit)}`);
     }
+  }
+
+  async due(partition: number, limit: number): Promise<DueKeys<K>> {
+    this.#checkPartition(partition, limit);
     const reply = (await this.#run(
       DUE,
       [this.#names.due(partition), this.#names.lease(partition)],
@@ -216,6 +241,12 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     const nextIn = Number(reply[0]);
     const keys = reply.slice(1).map((member) => decodeMember(String(member)) as K);
     return { keys, nextIn: nextIn < 0 ? undefined : nextIn };
+  }
+
+  async pending(partition: number, limit: number): Promise<K[]> {
+    this.#checkPartition(partition, limit);
+    const reply = (await this.#run(PENDING, [this.#names.due(partition)], [String(limit)])) as unknown[];
+    return reply.map((member) => decodeMember(String(member)) as K);
   }
 
   async claim(key: K, force: boolean): Promise<RedisClaim<V> | undefined> {

@@ -24,7 +24,7 @@ import type { CallResult, ScriptCall, ScriptRunner } from './client.js';
 import { redisChannels } from './diagnostics.js';
 import { isRetryableRedisError, RedisStoreError } from './errors.js';
 import type { KeyNames } from './keys.js';
-import { APPEND } from './scripts.js';
+import { APPEND, type APPEND_FULL, type APPEND_OPENED } from './scripts.js';
 import type { RedisStoreStats } from './stats.js';
 
 /** One key's items waiting to be written. */
@@ -53,6 +53,8 @@ export interface WriterContext {
   prepare(): Promise<void>;
   /** Makes the next `prepare` check again: a restarted Redis may have forgotten the layout. */
   forgetLayout(): void;
+  /** A member's append is in Redis; its reply (the {@link APPEND_OPENED} / {@link APPEND_FULL} bits). */
+  appended(member: string, reply: number): void;
 }
 
 const FIRST_RETRY_MS = 50;
@@ -197,6 +199,8 @@ export class Writer {
         stats.appends++;
         stats.itemsWritten += entry.values.length;
         stats.pendingItems -= entry.values.length;
+        const reply = Number(result.value);
+        if (reply !== 0) this.#context.appended(member, reply);
         continue;
       }
       if (!isRetryableRedisError(result.error)) {

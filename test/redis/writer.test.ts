@@ -40,6 +40,7 @@ function writer(runner: ScriptRunner) {
     namespace: 'ns',
     prepare: () => Promise.resolve(),
     forgetLayout: () => {},
+    appended: () => {},
   });
   w.configure(1000, 100);
   return { w, stats };
