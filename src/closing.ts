@@ -97,6 +97,10 @@ export class Closing<K, V> {
     const before = context.stats();
     this.holdProcessOpen();
     context.stopIntake();
+    // The snapshot is taken once the code that called close() has returned: close() may be called from
+    // user code an insert runs (`onDrop`, `sizeOf`, an `insertMany` iterable), and the rest of that
+    // insert's items must be taken too, not left in an open batch nothing takes any more.
+    await undefined;
     await context.takeAllOpen();
     const everything = context.everySettled();
     let timedOut = false;

@@ -259,6 +259,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       keys: 0,
       items: 0,
       inFlight: 0,
+      handlingErrors: 0,
       queued: 0,
       retrying: 0,
     }));
@@ -273,7 +274,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       part.keys++;
       for (const delivery of lines.of(first.key)) {
         if (isCounted(delivery)) part.items += delivery.items.length;
-        if (delivery.state === RUNNING || delivery.state === FAILING) part.inFlight++;
+        if (delivery.state === RUNNING) part.inFlight++;
+        else if (delivery.state === FAILING) part.handlingErrors++;
         else if (delivery.state === RETRYING) part.retrying++;
         else if (delivery.state === QUEUED) part.queued++;
       }
