@@ -10,6 +10,7 @@ const hostile: [string, () => unknown][] = [
   [
     'a `then` getter that throws',
     () => ({
+      // biome-ignore lint/suspicious/noThenProperty: a hostile result is the point of the test
       get then() {
         throw new Error('then getter');
       },
