@@ -10,7 +10,7 @@
  * @module
  */
 import type { Budget, ReadyOptions } from './budget.js';
-import type { CloseOptions, CloseReport, Closing } from './closing.js';
+import { CLOSE_TIMEOUT, type CloseOptions, type CloseReport, type Closing } from './closing.js';
 import { FAILING, isCounted, QUEUED, RETRYING, RUNNING } from './delivery.js';
 import { channels } from './diagnostics.js';
 import { BufferClosedError, describe, invalidArgType } from './errors.js';
@@ -319,14 +319,15 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 
   /**
    * Stops accepting items, stops the timers, flushes everything and waits for every delivery,
-   * retries included. Idempotent: later calls return the first call's promise.
+   * retries included, until `timeout` (default 25 s, {@link CLOSE_TIMEOUT}); what is undelivered then
+   * goes to `handleError` with a {@link ShutdownError}. Idempotent: later calls return the first call's promise.
    * @returns what happened while closing.
    */
   close(options: CloseOptions = {}): Promise<CloseReport> {
     const closing = this.#closing.promise;
     if (closing !== undefined) return closing;
     checkOptionsObject('close', options);
-    const timeout = checkTimeout(options.timeout);
+    const timeout = options.timeout === undefined ? CLOSE_TIMEOUT : checkTimeout(options.timeout);
     this.#closed = true;
     this.#budget.quickInsertsBelow = 0;
     unregisterLive(this);
