@@ -31,7 +31,7 @@ export interface CloseOptions {
    * How long to wait for deliveries, in ms. Batches still undelivered then go to `handleError` with a
    * {@link ShutdownError} (reason `'shutdown'`), and the close waits for those `handleError` calls
    * too, each for at most `flushTimeout`. `Infinity` waits for every retry.
-   * @default 25000 ({@link CLOSE_TIMEOUT}): inside Kubernetes' 30 s grace period, with 5 s left for
+   * @default 25000: inside Kubernetes' 30 s grace period, with 5 s left for
    *   `handleError` and exit
    */
   timeout?: number;

@@ -8,6 +8,7 @@ import type { DataBufferOptions, FlushHandler } from './options.js';
 
 /** {@link DataBufferOptions} with `handleFlush` required: the options of {@link createDataBuffer}. */
 export type DataBufferOptionsWithFlush<K, V, M = unknown> = DataBufferOptions<K, V, M> & {
+  /** Writes a batch: see {@link DataBufferOptions.handleFlush}. Required here. */
   handleFlush: FlushHandler<K, V, M>;
 };
 

@@ -319,7 +319,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 
   /**
    * Stops accepting items, stops the timers, flushes everything and waits for every delivery,
-   * retries included, until `timeout` (default 25 s, {@link CLOSE_TIMEOUT}); what is undelivered then
+   * retries included, until `timeout` (default 25 s); what is undelivered then
    * goes to `handleError` with a {@link ShutdownError}. Idempotent: later calls return the first call's promise.
    * @returns what happened while closing.
    */
