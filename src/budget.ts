@@ -26,7 +26,7 @@ export const CEILING = 2;
 export class Budget<V> {
   readonly maxBuffered: number;
   readonly maxBytes: number;
-  /** Whether items are measured (a finite `maxBufferedBytes`). */
+  /** Whether items are measured (a finite `maxBufferedBytes`, or `maxBatchBytes`). */
   readonly measureBytes: boolean;
   /** Items held: public for the insert quick path, which counts an item in without a call. */
   held = 0;
@@ -46,11 +46,19 @@ export class Budget<V> {
   /**
    * @param quick - whether inserts may skip the checks while under `maxBuffered` (false when each
    *   insert must also be measured or staged for a backend).
+   * @param measureItems - estimate every item even without a byte budget: batches count their bytes
+   *   (`maxBatchBytes`).
    */
-  constructor(maxBuffered: number, maxBytes: number, sizeOf: (value: V) => number, quick: boolean) {
+  constructor(
+    maxBuffered: number,
+    maxBytes: number,
+    sizeOf: (value: V) => number,
+    quick: boolean,
+    measureItems = false,
+  ) {
     this.maxBuffered = maxBuffered;
     this.maxBytes = maxBytes;
-    this.measureBytes = maxBytes !== Number.POSITIVE_INFINITY;
+    this.measureBytes = measureItems || maxBytes !== Number.POSITIVE_INFINITY;
     this.quickInsertsBelow = quick && !this.measureBytes ? maxBuffered : 0;
     this.#sizeOf = sizeOf;
   }

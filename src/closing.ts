@@ -66,6 +66,8 @@ export interface ClosingContext<K, V> {
   deliveries(): Iterable<Delivery<K, V>>;
   /** Stops a delivery's pending retry. */
   cancelRetry(delivery: Delivery<K, V>): void;
+  /** Takes a delivery out of its partition's queue, if it waits there. */
+  unqueue(delivery: Delivery<K, V>): void;
   /** Fails the delivery's attempt now if it is running. */
   interruptIfRunning(delivery: Delivery<K, V>, reason: Error): void;
   giveUp(delivery: Delivery<K, V>, error: Error, reason: FailureReason): Promise<void>;
@@ -147,7 +149,11 @@ export class Closing<K, V> {
       .filter((d) => d.state !== FAILING && d.state !== SETTLED)
       .sort((a, b) => a.seq - b.seq); // in take order
     const wasRunning = undelivered.map((delivery) => delivery.state === RUNNING);
-    for (const delivery of undelivered) delivery.state = ABANDONED;
+    // And out of their partitions' queues: interrupting the running attempt below runs its partition on.
+    for (const delivery of undelivered) {
+      delivery.state = ABANDONED;
+      context.unqueue(delivery);
+    }
     let abandoned = 0;
     const handing = undelivered.map((delivery, i) => {
       context.cancelRetry(delivery);

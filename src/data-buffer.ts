@@ -9,6 +9,7 @@
  * way, from the public class down the data path. See CONTRIBUTING.md for the map.
  * @module
  */
+import type { Writable } from 'node:stream';
 import type { Budget, ReadyOptions } from './budget.js';
 import { CLOSE_TIMEOUT, type CloseOptions, type CloseReport, type Closing } from './closing.js';
 import { FAILING, isCounted, QUEUED, RETRYING, RUNNING } from './delivery.js';
@@ -30,6 +31,7 @@ import { buildParts } from './parts.js';
 import type { Settling } from './settling.js';
 import type { Counters, DataBufferStats } from './stats.js';
 import { Appended, type BatchStore } from './store.js';
+import { type ToWritableOptions, toWritable } from './writable.js';
 import type { WriteBehind } from './write-behind.js';
 
 export type { CloseOptions, CloseReport, PartitionInfo, ReadyOptions };
@@ -159,12 +161,13 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     this.#budget.add(1, bytes);
     this.#writeBehind?.stage(key, value);
     const appended = this.#store.append(key, value, bytes);
-    if (appended !== Appended.ADDED) this.#intake.openedOrFull(key, appended);
+    // OVER (`maxBatchBytes`) only in the cold branch: an item that joins its batch pays nothing for it.
+    if (appended !== Appended.ADDED) this.#intake.appended(key, value, bytes, appended);
   }
 
   /**
-   * Adds several items to the key's list, in order; a batch never grows past `maxSize`, so a long list
-   * is split across batches. Under `onFull: 'throw'`, nothing is inserted unless everything fits.
+   * Adds several items to the key's list, in order; a batch never grows past `maxSize` (nor past
+   * `maxBatchBytes`, but for a single larger item), so a long list is split across batches. Under `onFull: 'throw'`, nothing is inserted unless everything fits.
    * @returns as {@link insert}: `false` when the buffer is full afterwards or items were dropped.
    */
   insertMany(key: K, values: Iterable<V>): boolean {
@@ -315,6 +318,19 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     if (this.#closed) return Promise.reject(new BufferClosedError('ready'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return this.#budget.waitForRoom(timeout, signal);
+  }
+
+  /**
+   * An object-mode `Writable` that inserts each item written to it under `keyOf(item)`, with this
+   * buffer's backpressure, and whose `final` waits for the flush of what it wrote: `toWritable(this,
+   * keyOf, options)`, see {@link toWritable}. `await pipeline(rows, buffer.writable((row) => row.path))`.
+   * @param keyOf - the key of an item.
+   * @param options - the stream's own queue (`highWaterMark`, default 16).
+   * @returns a new object-mode `Writable`; each call makes another.
+   * @throws TypeError when `keyOf` is not a function or an option is invalid.
+   */
+  writable(keyOf: (item: V) => K, options?: ToWritableOptions): Writable {
+    return toWritable(this, keyOf, options);
   }
 
   /**

@@ -8,6 +8,7 @@
  * ({@link isCounted}); a key has at most one delivery that has started (the first of its line).
  * @module
  */
+import type { InQueue } from './linked-queue.js';
 import type { FlushInfo } from './options.js';
 import type { InLine } from './pipelines.js';
 import type { Timer } from './timers.js';
@@ -33,7 +34,7 @@ export type DeliveryState =
  * valid for the next buffer instead of being thrown away and rebuilt.
  */
 /** A batch taken for delivery, with its id, its items and their estimated bytes. */
-export class Delivery<K, V> implements InLine<K, Delivery<K, V>> {
+export class Delivery<K, V> implements InLine<K, Delivery<K, V>>, InQueue<Delivery<K, V>> {
   readonly key: K;
   /** Only `onFull: 'drop-oldest'` changes these, and only before the first attempt. */
   readonly items: V[];
@@ -55,6 +56,9 @@ export class Delivery<K, V> implements InLine<K, Delivery<K, V>> {
   waiters: (() => void)[] | undefined = undefined;
   next: Delivery<K, V> | undefined = undefined;
   last: Delivery<K, V> | undefined = undefined;
+  /** Its neighbours while it waits in its partition's queue. */
+  queuePrev: Delivery<K, V> | undefined = undefined;
+  queueNext: Delivery<K, V> | undefined = undefined;
 
   constructor(key: K, items: V[], bytes: number, partition: number, seq: number, id: string | undefined) {
     this.key = key;

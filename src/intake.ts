@@ -71,6 +71,7 @@ export class Intake<K, V> {
       maxSize: options.maxSize,
       maxSizeJitter: options.maxSizeJitter,
       measureBytes: context.budget.measureBytes,
+      maxBatchBytes: options.maxBatchBytes,
     });
     this.#deadlines = new DeadlineQueue(resolutionFor(options.interval), (key, batch) =>
       this.#expire(key, batch),
@@ -83,6 +84,26 @@ export class Intake<K, V> {
   batchIdOf(delivery: Delivery<K, V>): string {
     delivery.id ??= `${this.#batchIdPrefix}-${delivery.seq}`;
     return delivery.id;
+  }
+
+  /**
+   * Appends an accepted item of `bytes` to its key's open batch (recovery; the checked insert path writes
+   * this out, to keep its common case one call).
+   * An item that would take the batch past `maxBatchBytes` first closes it: the batch is taken and the
+   * item opens the key's next one.
+   */
+  append(key: K, value: V, bytes: number): void {
+    const appended = this.store.append(key, value, bytes);
+    if (appended !== Appended.ADDED) this.appended(key, value, bytes, appended);
+  }
+
+  /** What follows an append that did more than add the item (`appended` is not `ADDED`); see {@link append}. */
+  appended(key: K, value: V, bytes: number, appended: number): void {
+    if (appended === Appended.OVER) {
+      this.take(key);
+      appended = this.store.append(key, value, bytes);
+    }
+    this.openedOrFull(key, appended);
   }
 
   /** The cold path of an insert: a batch opened (schedule its interval) or filled up (take it). */
@@ -149,8 +170,7 @@ export class Intake<K, V> {
       for (const item of items) {
         const bytes = budget.measure(item);
         budget.add(1, bytes);
-        const appended = this.store.append(key, item, bytes);
-        if (appended !== Appended.ADDED) this.openedOrFull(key, appended);
+        this.append(key, item, bytes);
       }
     }
   }

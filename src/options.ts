@@ -109,6 +109,13 @@ export interface DataBufferOptions<K, V, M = unknown> {
   /** A random 0..`maxSizeJitter` added to `maxSize` for each batch, to spread flush storms. @default 0 */
   maxSizeJitter?: number;
   /**
+   * A key's batch is flushed at once when its estimated bytes (by `sizeOf`, as for `maxBufferedBytes`)
+   * reach this, for sinks with a request size limit. An item that would take the batch past it goes
+   * into the key's next batch instead (the batch is flushed without it); an item larger than the limit
+   * goes alone. Setting it makes the buffer estimate every item. @default Infinity
+   */
+  maxBatchBytes?: number;
+  /**
    * Keys hash to this many partitions. Each partition runs one `handleFlush` at a time, so this is the
    * flush concurrency, and a slow key only holds up the keys of its own partition. @default 1
    */
@@ -182,6 +189,7 @@ export interface ResolvedOptions<K, V, M> {
   readonly jitter: number;
   readonly maxSize: number;
   readonly maxSizeJitter: number;
+  readonly maxBatchBytes: number;
   readonly partitions: number;
   readonly retryDelay: number;
   readonly retryMax: number;
@@ -212,6 +220,8 @@ export const defaults = Object.freeze({
   maxSize: Number.POSITIVE_INFINITY,
   /** Default of {@link DataBufferOptions.maxSizeJitter}. */
   maxSizeJitter: 0,
+  /** Default of {@link DataBufferOptions.maxBatchBytes}. */
+  maxBatchBytes: Number.POSITIVE_INFINITY,
   /** Default of {@link DataBufferOptions.partitions}. */
   partitions: 1,
   /** Default of {@link DataBufferOptions.retryDelay}. */
@@ -250,6 +260,7 @@ const KNOWN_OPTIONS = new Set([
   'jitter',
   'maxSize',
   'maxSizeJitter',
+  'maxBatchBytes',
   'partitions',
   'retryDelay',
   'retryMax',
@@ -297,6 +308,7 @@ export function resolveOptions<K, V, M>(
     jitter: number(o, 'jitter', defaults.jitter, { min: 0, max: MAX_TIMER_DELAY }),
     maxSize: number(o, 'maxSize', defaults.maxSize, { min: 1, integer: true, infinite: true }),
     maxSizeJitter: number(o, 'maxSizeJitter', defaults.maxSizeJitter, { min: 0, integer: true }),
+    maxBatchBytes: number(o, 'maxBatchBytes', defaults.maxBatchBytes, { min: 1, infinite: true }),
     partitions: number(o, 'partitions', defaults.partitions, { min: 1, max: 1024, integer: true }),
     retryDelay: number(o, 'retryDelay', defaults.retryDelay, { min: 0, max: MAX_TIMER_DELAY }),
     retryMax: number(o, 'retryMax', defaults.retryMax, { min: 1, integer: true }),
@@ -322,6 +334,14 @@ export function resolveOptions<K, V, M>(
   if (resolved.maxSize !== Number.POSITIVE_INFINITY && resolved.maxSize > resolved.maxBuffered) {
     throw outOfRange(
       `Expected \`maxSize\` (${resolved.maxSize}) to be at most \`maxBuffered\` (${resolved.maxBuffered}): a batch could never fill up`,
+    );
+  }
+  if (
+    resolved.maxBatchBytes !== Number.POSITIVE_INFINITY &&
+    resolved.maxBatchBytes > resolved.maxBufferedBytes
+  ) {
+    throw outOfRange(
+      `Expected \`maxBatchBytes\` (${resolved.maxBatchBytes}) to be at most \`maxBufferedBytes\` (${resolved.maxBufferedBytes}): a batch could never fill up`,
     );
   }
   if (resolved.retryBackoff === 'exponential' && resolved.retryDelayMax < resolved.retryDelay) {

@@ -13,15 +13,14 @@ import {
   AttemptInfo,
   type Delivery,
   nativeThen,
-  QUEUED,
   RUNNING,
   settlementOf,
   tracedSettlement,
 } from './delivery.js';
 import { channels, hasFlushSubscribers } from './diagnostics.js';
 import { FlushTimeoutError, toError } from './errors.js';
+import { LinkedQueue } from './linked-queue.js';
 import type { FailureReason, FlushInfo, ResolvedOptions } from './options.js';
-import { Queue } from './queue.js';
 import type { Counters } from './stats.js';
 import { now, onNextTurn, SLICE_MS } from './timers.js';
 import { Watchdog } from './watchdog.js';
@@ -80,7 +79,8 @@ export interface PartitionsContext<K, V, M> {
 /** One partition: runs its deliveries one at a time, oldest first. */
 class Partition<K, V, M> {
   readonly index: number;
-  readonly queue = new Queue<Delivery<K, V>>();
+  /** Deliveries waiting for their turn, oldest first; one that leaves the buffer first leaves it too. */
+  readonly queue = new LinkedQueue<Delivery<K, V>>();
   /** Whether the partition is at work: running an attempt, or about to go on to the next. */
   running = false;
   /** Times out the running attempt (`flushTimeout`); undefined when there is no timeout. */
@@ -133,6 +133,14 @@ export class Partitions<K, V, M> {
     partition.running = true;
     // Start on a microtask: a handler must never run inside the `insert` that filled its batch.
     queueMicrotask(partition.resume);
+  }
+
+  /**
+   * Takes a delivery out of its partition's queue if it waits there: it left the buffer before its turn
+   * (dumped, dropped, or given up by close). O(1); does nothing for a delivery not queued.
+   */
+  unqueue(delivery: Delivery<K, V>): void {
+    (this.#partitions[delivery.partition] as Partition<K, V, M>).queue.remove(delivery);
   }
 
   /** Fails the delivery's attempt now if it is the one its partition is running (close gave up on it). */
@@ -195,7 +203,6 @@ export class Partitions<K, V, M> {
           partition.watchdog?.idle();
           return;
         }
-        if (delivery.state !== QUEUED) continue; // dumped or abandoned while it waited
         if (!this.#attempt(partition, delivery)) return;
         if (this.#sliceIsOver(partition)) return;
       }

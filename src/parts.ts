@@ -51,11 +51,13 @@ export function buildParts<K, V, M>(
   const backend = resolved.store;
   const writeBehind = backend === undefined ? undefined : new WriteBehind(backend, resolved.logger);
   // With a backend, every insert takes the checked path, which stages it: the quick path stays as it is.
+  // So does `maxBatchBytes`, whose batches need every item's estimate.
   const budget = new Budget<V>(
     resolved.maxBuffered,
     resolved.maxBufferedBytes,
     resolved.sizeOf,
     backend === undefined,
+    resolved.maxBatchBytes !== Number.POSITIVE_INFINITY,
   );
   const timers = new TimerGroup();
   const batchIdOf = (delivery: Delivery<K, V>): string => intake.batchIdOf(delivery);
@@ -71,6 +73,7 @@ export function buildParts<K, V, M>(
       everySettled: () => settling.everySettled(intake.seq),
       deliveries: () => settling.lines,
       cancelRetry: (delivery) => retries.cancel(delivery),
+      unqueue: (delivery) => partitions.unqueue(delivery),
       interruptIfRunning: (delivery, reason) => partitions.interruptIfRunning(delivery, reason),
       giveUp: (delivery, error, reason) => giveUp.giveUp(delivery, error, reason),
       keepAlive: () => {
@@ -89,6 +92,7 @@ export function buildParts<K, V, M>(
     budget,
     schedule: (delivery) => partitions.schedule(delivery),
     forget: (delivery) => onFull.forget(delivery),
+    unqueue: (delivery) => partitions.unqueue(delivery),
     settled: writeBehind === undefined ? noop : (delivery) => writeBehind.settled(intake.batchIdOf(delivery)),
     idle: () => closing.stopWatching(),
   });

@@ -1,9 +1,10 @@
 /**
- * A first-in first-out queue with O(1) `push` and `shift`, for the partitions' pending deliveries and
- * due batches. Items live in fixed blocks of {@link BLOCK_SIZE} slots, linked head to tail: a queue
- * that grows to a million entries (a million keys falling due together) never copies its items into a
- * bigger array, nor compacts them as it drains; each block is let go once read. Copying was what made
- * a flush storm's garbage collections long, and the event loop wait.
+ * A first-in first-out queue with O(1) `push` and `shift`, for the due batches waiting for room in their
+ * partition (a partition's own queue of deliveries is a `LinkedQueue`, `linked-queue.ts`, which can
+ * take one out of the middle). Items live in fixed blocks of {@link BLOCK_SIZE} slots, linked head to
+ * tail: a queue that grows to a million entries (a million keys falling due together) never copies its
+ * items into a bigger array, nor compacts them as it drains; each block is let go once read. Copying
+ * was what made a flush storm's garbage collections long, and the event loop wait.
  * @module
  */
 

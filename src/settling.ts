@@ -20,6 +20,8 @@ export interface SettlingContext<K, V> {
   schedule(delivery: Delivery<K, V>): void;
   /** The delivery left the buffer: `'drop-oldest'` can no longer drop it. */
   forget(delivery: Delivery<K, V>): void;
+  /** The delivery left the buffer: out of its partition's queue, if it waited there. */
+  unqueue(delivery: Delivery<K, V>): void;
   /** The delivery settled (a backend is told). */
   settled(delivery: Delivery<K, V>): void;
   /** Nothing is held any more. */
@@ -65,11 +67,13 @@ export class Settling<K, V> {
   }
 
   /**
-   * The delivery's items stop counting toward the budget (handed to `handleError`, or settled). The
+   * The delivery's items stop counting toward the budget (handed to `handleError`, or settled), and it
+   * leaves its partition's queue if it waited there (dumped, emptied by `'drop-oldest'`, given up). The
    * one place that does it: a second call for the same delivery does nothing.
    */
   uncount(delivery: Delivery<K, V>): void {
     if (!isCounted(delivery)) return;
+    this.#context.unqueue(delivery);
     const started = delivery.attempt > 0;
     this.#context.budget.release(delivery.items.length, delivery.bytes, started);
     if (!started) this.#context.forget(delivery);

@@ -17,8 +17,17 @@ export const Appended = Object.freeze({
   ADDED: 0,
   /** The item opened a new batch for the key: schedule its interval. */
   OPENED: 1,
-  /** The batch has reached its item limit: take it. Set together with `OPENED` when the limit is 1. */
+  /**
+   * The batch has reached its item limit, or its byte limit (`maxBatchBytes`): take it. Set together
+   * with `OPENED` when the limit is 1 item, or when the item alone reaches the byte limit.
+   */
   FULL: 2,
+  /**
+   * Not added: the item would take the key's open batch past its byte limit. Take the batch, then
+   * append the item again: it opens the next batch. Only a store given a byte limit returns it, and
+   * never for a batch's first item (an item larger than the limit goes alone in a batch of its own).
+   */
+  OVER: 4,
 });
 
 /** What an open batch is known by while it is open (see {@link BatchStore.batch}). */
@@ -34,7 +43,8 @@ export interface BatchStore<K, V> {
   /**
    * Appends `item` (estimated at `bytes`) to the key's open batch, opening one when the key has none.
    * @returns {@link Appended} flags: `OPENED` for the first item of a batch, `FULL` once the batch
-   *   holds its item limit (the store's `maxSize`, plus jitter when it has some).
+   *   holds its item limit (the store's `maxSize`, plus jitter when it has some) or its byte limit;
+   *   `OVER` alone, appending nothing, when the item would take a non-empty batch past its byte limit.
    */
   append(key: K, item: V, bytes: number): number;
   /** The key's open batch's items, oldest first; the same array until the batch is taken. */

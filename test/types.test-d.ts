@@ -81,4 +81,15 @@ describe('types', () => {
     // handleFlush; `new DataBuffer({})` compiles and throws ERR_INVALID_ARG_TYPE when run.
     expectTypeOf(new DataBuffer<string, PageView>({})).toEqualTypeOf<DataBuffer<string, PageView>>();
   });
+
+  it('types writable() by the buffer: keyOf takes an item and returns a key', () => {
+    const buffer = new DataBuffer<string, { path: string }>({ handleFlush: () => {} });
+    buffer.writable((item) => {
+      expectTypeOf(item).toEqualTypeOf<{ path: string }>();
+      return item.path;
+    });
+    // @ts-expect-error the key must be a string
+    buffer.writable((item) => item.path.length);
+    expectTypeOf(buffer.writable).returns.toEqualTypeOf<import('node:stream').Writable>();
+  });
 });

@@ -179,3 +179,42 @@ describe('toWritable', () => {
     );
   });
 });
+
+describe('buffer.writable', () => {
+  it('is toWritable on the buffer: pipeline into it resolves once the rows are flushed', async () => {
+    const flushed: [string, Row[]][] = [];
+    const buffer = new DataBuffer<string, Row>({
+      interval: 60_000,
+      flushOnExit: false,
+      handleFlush: async (path, rows) => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        flushed.push([path, rows]);
+      },
+    });
+    const rows = [
+      { path: '/a', n: 1 },
+      { path: '/b', n: 2 },
+      { path: '/a', n: 3 },
+    ];
+    await settle(
+      pipeline(
+        Readable.from(rows),
+        buffer.writable((row) => row.path, { highWaterMark: 4 }),
+      ),
+    );
+    expect(flushed).toEqual([
+      ['/a', [rows[0], rows[2]]],
+      ['/b', [rows[1]]],
+    ]);
+    expect(buffer.size).toBe(0);
+    expect(buffer.closed).toBe(false);
+    await buffer.close();
+  });
+
+  it('rejects a keyOf that is not a function, naming it', () => {
+    const buffer = new DataBuffer<string, Row>({ handleFlush: () => {}, flushOnExit: false });
+    expect(() => buffer.writable('path' as never)).toThrow(
+      "Expected `keyOf` to be a function that returns an item's key, got `'path'` (string)",
+    );
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * The default stores: open batches in a `Map`, whose insertion order makes the oldest batch the first.
  * Two shapes, picked by {@link createMemoryStore}: plain arrays when batches carry nothing but their
- * items, and small batch records when each batch also counts its bytes or has a limit of its own.
+ * items, and small batch records when each batch also counts its bytes or has a limit of its own (an
+ * item limit with `maxSizeJitter`, a byte limit with `maxBatchBytes`).
  * @module
  */
 import { Appended, type BatchStore, type BatchToken, type Taker } from '../store.js';
@@ -14,13 +15,15 @@ export interface MemoryStoreOptions {
   readonly maxSizeJitter: number;
   /** Whether the buffer estimates bytes (a finite `maxBufferedBytes`): batches must then add them up. */
   readonly measureBytes: boolean;
+  /** Estimated bytes at which a batch is full (`Infinity` for none); see {@link RecordStore}. */
+  readonly maxBatchBytes: number;
 }
 
 /** The fitting memory store for a buffer's options. */
 export function createMemoryStore<K, V>(options: MemoryStoreOptions): BatchStore<K, V> {
-  const { maxSize, maxSizeJitter, measureBytes } = options;
-  return measureBytes || maxSizeJitter > 0
-    ? new RecordStore<K, V>(maxSize, maxSizeJitter)
+  const { maxSize, maxSizeJitter, measureBytes, maxBatchBytes } = options;
+  return measureBytes || maxSizeJitter > 0 || maxBatchBytes !== Number.POSITIVE_INFINITY
+    ? new RecordStore<K, V>(maxSize, maxSizeJitter, maxBatchBytes)
     : new ListStore<K, V>(maxSize);
 }
 
@@ -99,19 +102,27 @@ class BatchRecord<V> {
   }
 }
 
-/** Open batches as {@link BatchRecord}s in a `Map`: for byte accounting and `maxSizeJitter`. */
+/**
+ * Open batches as {@link BatchRecord}s in a `Map`: for byte accounting, `maxSizeJitter` and
+ * `maxBatchBytes`. With a byte limit, a batch is full once its bytes reach the limit; an item that would
+ * take a batch past it is refused with `OVER` (the caller takes the batch and appends it again, so it
+ * opens the next one), unless it is the batch's first: an item larger than the limit goes alone.
+ */
 export class RecordStore<K, V> implements BatchStore<K, V> {
   readonly #batches = new Map<K, BatchRecord<V>>();
   readonly #maxSize: number;
   readonly #jitter: number;
+  readonly #maxBytes: number;
 
   /**
    * @param maxSize - items at which a batch is full (`Infinity` for none).
    * @param jitter - a random 0..`jitter` added to `maxSize` for each batch.
+   * @param maxBytes - estimated bytes at which a batch is full (`Infinity` for none).
    */
-  constructor(maxSize: number, jitter: number) {
+  constructor(maxSize: number, jitter: number, maxBytes = Number.POSITIVE_INFINITY) {
     this.#maxSize = maxSize;
     this.#jitter = maxSize === Number.POSITIVE_INFINITY ? 0 : jitter;
+    this.#maxBytes = maxBytes;
   }
 
   get size(): number {
@@ -120,13 +131,19 @@ export class RecordStore<K, V> implements BatchStore<K, V> {
 
   append(key: K, item: V, bytes: number): number {
     const batch = this.#batches.get(key);
+    const maxBytes = this.#maxBytes;
     if (batch !== undefined) {
+      // Both byte comparisons are false without a byte limit (Infinity): no branch of their own then.
+      // An open batch is never empty (drop-oldest takes a batch it empties): OVER always has one to take.
+      if (batch.bytes + bytes > maxBytes) return Appended.OVER;
       batch.bytes += bytes;
-      return batch.items.push(item) >= batch.limit ? Appended.FULL : Appended.ADDED;
+      return batch.items.push(item) >= batch.limit || batch.bytes >= maxBytes
+        ? Appended.FULL
+        : Appended.ADDED;
     }
     const limit = this.#nextLimit();
     this.#batches.set(key, new BatchRecord(item, bytes, limit));
-    return limit <= 1 ? Appended.OPENED | Appended.FULL : Appended.OPENED;
+    return limit <= 1 || bytes >= maxBytes ? Appended.OPENED | Appended.FULL : Appended.OPENED;
   }
 
   #nextLimit(): number {

@@ -140,7 +140,7 @@ const rows: Row[] = [
     error: TypeError,
     code: 'ERR_INVALID_ARG_VALUE',
     message:
-      'Unknown option `intervall`; the options are: handleFlush, handleError, interval, jitter, maxSize, maxSizeJitter, partitions, retryDelay, retryMax, retryBackoff, retryDelayMax, deliveryTimeout, flushTimeout, isRetryable, meta, maxBuffered, maxBufferedBytes, sizeOf, onFull, onDrop, logger, flushOnExit, store',
+      'Unknown option `intervall`; the options are: handleFlush, handleError, interval, jitter, maxSize, maxSizeJitter, maxBatchBytes, partitions, retryDelay, retryMax, retryBackoff, retryDelayMax, deliveryTimeout, flushTimeout, isRetryable, meta, maxBuffered, maxBufferedBytes, sizeOf, onFull, onDrop, logger, flushOnExit, store',
     run: construct({ handleFlush, intervall: 10 }),
   },
   {
@@ -228,6 +228,29 @@ const rows: Row[] = [
     'ERR_OUT_OF_RANGE',
     'Expected `maxSizeJitter` to be an integer >= 0, got `-1` (number)',
   ),
+  option(
+    'maxBatchBytes',
+    0,
+    RangeError,
+    'ERR_OUT_OF_RANGE',
+    'Expected `maxBatchBytes` to be a finite number >= 1 or Infinity, got `0` (number)',
+  ),
+  option(
+    'maxBatchBytes',
+    '480kb',
+    TypeError,
+    'ERR_INVALID_ARG_TYPE',
+    "Expected `maxBatchBytes` to be a finite number >= 1 or Infinity, got `'480kb'` (string)",
+  ),
+  {
+    input: '`new DataBuffer({ handleFlush, maxBatchBytes: 2048, maxBufferedBytes: 1024 })`',
+    how: 'throws',
+    error: RangeError,
+    code: 'ERR_OUT_OF_RANGE',
+    message:
+      'Expected `maxBatchBytes` (2048) to be at most `maxBufferedBytes` (1024): a batch could never fill up',
+    run: construct({ handleFlush, maxBatchBytes: 2048, maxBufferedBytes: 1024 }),
+  },
   option(
     'partitions',
     0,
