@@ -14,8 +14,8 @@ import { DataBuffer } from 'data-buffer';
 const resident = [];
 
 export function keepResidentBuffers() {
-  // Byte accounting off (a Map of arrays) and on (batch records): the two memory stores.
-  for (const options of [{ maxBufferedBytes: Number.POSITIVE_INFINITY }, {}]) {
+  // Byte budget off, sampled (the defaults; both a Map of arrays) and exact (a sizeOf of one's own: batch records).
+  for (const options of [{ maxBufferedBytes: Number.POSITIVE_INFINITY }, {}, { sizeOf: () => 8 }]) {
     const buffer = new DataBuffer({
       handleFlush: () => new Promise(() => {}),
       interval: 3_600_000,

@@ -110,34 +110,39 @@ scenario in its own process.
 
 const NOTES = `## What each scenario does
 
-1. **Insert, 10k keys**: inserts of small values over 10,000 random string keys (seeded, flat
-   strings as they come off the wire), nothing flushing during the run, against the limit: a
-   \`Map<key, value[]>\` with \`get\`, \`set(key, [])\` when missing, \`push\`. The headline run makes
-   2M inserts with \`maxBuffered: Infinity, maxBufferedBytes: Infinity\`: 2M items exceed the default
-   budget of 1M items. The default-options runs make 1M inserts and pay for the byte accounting of
-   the default \`maxBufferedBytes\` (256 MiB), a \`sizeOf\` estimate on every insert.
-2. **Insert, one hot key**: the same with a single key.
+1. **Insert, 10k keys**: inserts over 10,000 random string keys (seeded, flat strings as they come
+   off the wire), nothing flushing during the run, against the limit: a \`Map<key, value[]>\` with
+   \`get\`, \`set(key, [])\` when missing, \`push\`. The headline rows use the **default options**
+   (the 1M-item \`maxBuffered\` and the 256 MiB \`maxBufferedBytes\`, whose estimate is sampled) and
+   make 1M inserts: of numbers, and of fresh \`{ path, user, at }\` objects built inside the timed loop
+   of both arms. The row marked "budgets lifted" makes 2M inserts with \`maxBuffered: Infinity,
+   maxBufferedBytes: Infinity\`, a configuration kept for comparison only.
+2. **Insert, one hot key**: the same with a single key (numbers; default options, then budgets lifted).
 3. **One million live keys**: 1M distinct keys inserted once each, nothing flushing: insert rate, and
    heap bytes per live key (\`process.memoryUsage().heapUsed\` after two GCs, before and after, keys
-   created up front and kept alive by the benchmark in every arm). Baselines: the \`Map\` of arrays of
-   scenario 1 (its first \`push\` gives each array room for 17 items), the same with an exact-size
-   literal (\`set(key, [value])\`, the least a \`Map\` of arrays can take), and a hand-written \`Map\` +
-   one \`setTimeout\` per key.
-4. **insertMany**: lists of 50 items over 10,000 keys against \`list.push(...items)\`.
+   created up front and kept alive by the benchmark in every arm). The baseline that does not flatter:
+   a \`Map\` of exact-size arrays (\`set(key, [value])\`, the least a \`Map\` of arrays can take).
+   Also: the \`Map\` of arrays of scenario 1 (its first \`push\` gives each array room for 17 items),
+   DataBuffer with budgets lifted, and a hand-written \`Map\` + one \`setTimeout\` per key.
+4. **insertMany**: lists of 50 items over 10,000 keys against \`list.push(...items)\`: 1M items with
+   the default options, then 2M with budgets lifted.
 5. **Flush path**: (a) items per second from \`insert\` to an async no-op \`handleFlush\` with
    \`maxSize: 1000\` over 100 keys, until every item is delivered (\`close()\`), against a \`Map\` of
-   arrays that hands each full list to the same handler and awaits them all at the end; (b) 1M keys
-   whose \`interval\` (1 s) expires at the same moment (the benchmark inserts, then spins until every
-   deadline has passed): wall time until every item is delivered, and the event-loop delay meanwhile
-   (\`perf_hooks.monitorEventLoopDelay\`, 1 ms resolution), against a hand-written \`Map\` + one
-   \`setTimeout\` per key.
+   arrays that hands each full list to the same handler and awaits them all at the end; DataBuffer
+   with the default options awaits \`ready()\` when \`insert\` returns false (then budgets lifted, for
+   comparison). (b) 1M keys, one item each, whose \`interval\` (1 s) expires at the same moment (the
+   benchmark inserts, then spins until every deadline has passed), default options (one partition):
+   wall time until every item is delivered to an async no-op handler, and the event-loop delay
+   meanwhile (\`perf_hooks.monitorEventLoopDelay\`, 1 ms resolution). The baseline: a sliced sweep over a
+   \`Map\` of arrays, fired by one timer, that awaits the same handler for each key in turn (as one
+   partition does) and yields to the event loop every 2 ms; also a hand-written \`Map\` + one
+   \`setTimeout\` per key, which calls every handler at once.
 6. **Peers**, each on the work it can do, with the same inputs, an async no-op handler, a batch size
    and a 1 s interval where the peer has one; every arm must deliver every item (checked), the rest
-   being flushed at the end. DataBuffer runs with \`maxSize\`, \`interval\` and its item budget
-   (\`maxBuffered\`, awaiting \`ready()\` when \`insert\` returns false), without the per-item byte
-   estimate, since no peer bounds anything; rows with the default options (byte estimate on) follow,
-   and rows where the items arrive 100 per turn of the event loop (as from requests) rather than in
-   one synchronous loop, in which DataBuffer cannot deliver a full batch before the loop ends (a
+   being flushed at the end. DataBuffer runs with \`maxSize\`, \`interval\` and otherwise its **default
+   options** (the item budget, awaiting \`ready()\` when \`insert\` returns false, and the byte budget);
+   rows where the items arrive 100 per turn of the event loop (as from requests) rather than in one
+   synchronous loop follow, in which DataBuffer cannot deliver a full batch before the loop ends (a
    handler never runs inside an \`insert\`) while the hand-written buffers call theirs at once. One stream (one key,
    batches of 1000): a hand-written buffer (array + \`setTimeout\`), RxJS \`bufferTime\` (with a
    maximum size), TanStack Pacer \`AsyncBatcher\` (\`maxSize\`, \`wait\`), \`async\`'s \`cargoQueue\`
@@ -156,6 +161,30 @@ const NOTES = `## What each scenario does
    (\`INSERT … SELECT FROM unnest\`) for reference. Every arm must store every row (checked). Needs
    the server: under \`REQUIRE_SERVICES=1\` (CI) an unreachable server fails the run, otherwise the
    scenario reports itself skipped.
+
+## What moved the figures (issue 14)
+
+Profiles with \`node --cpu-prof\` of each scenario's DataBuffer arm, before and after:
+
+- **Default-options inserts** (1 and 2): with the 256 MiB default, every insert used to take the checked
+  path, estimate its bytes and keep a per-batch record (\`RecordStore.append\` and \`#insertChecked\`
+  some 14% of the time, the estimate 5%, more on objects since \`sizeOf\` reads property
+  descriptors). Now the default estimate is **sampled**: the first 64 items, then one in 32 on
+  average at a random stride (\`src/byte-sampler.ts\`); its mean plus three standard errors turns the
+  byte budget into an item limit (\`maxBufferedBytes / bytes per item\`). The quick path's bound stops
+  at the next item to sample (\`held + stride\`), so it stays one comparison with no counter, and the
+  batches are plain arrays again. In the profile the checked insert and the estimate fell to some 4%
+  together (\`#insertChecked\`, \`propertySize\`, \`objectSize\`, \`measure\`), and the default-options
+  rate came to that of the budgets-lifted run. With a \`sizeOf\` of your own, every item is still
+  measured and counted.
+- **Heap per live key** (3): the batch record (its three fields) is gone with the defaults; what is left
+  is the \`Map\` entry, the one-item array, and the deadline entry (two slots of an array: key and batch).
+- **Expiry storm** (5b): the deadline entry held the batch's token already, but each due key was looked
+  up again (\`store.batch(key)\`), then taken with a \`get\` and a \`delete\`: three hash operations on a
+  1M-entry \`Map\`. The store now takes a due batch by its token (\`takeDue\`: one \`delete\`; a taken
+  batch's token is left empty, so a stale one is told apart without a lookup), and the batch a key
+  opens is named by the store (\`opened\`) rather than looked up. A partition reads the clock once per
+  delivery, not twice: an attempt starts at the partition's clock, the end of the attempt before it.
 
 ## Reading the figures
 

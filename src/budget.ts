@@ -8,6 +8,7 @@
  * `onFull: 'drop-oldest'` may not drop); while `held < quickInsertsBelow`, an insert needs no check.
  * @module
  */
+import { ByteSampler } from './byte-sampler.js';
 import { BufferFullError, describe, invalidReturnValue, ReadyTimeoutError } from './errors.js';
 import { startTimer, type Timer } from './timers.js';
 
@@ -22,12 +23,33 @@ export interface ReadyOptions {
 /** The hard ceiling of `onFull: 'backpressure'`, as a multiple of the budget (both limits). */
 export const CEILING = 2;
 
-/** Held items and bytes against `maxBuffered` / `maxBufferedBytes`. */
+/**
+ * Held items and bytes against `maxBuffered` / `maxBufferedBytes`.
+ *
+ * Bytes are counted in one of two ways. With a `sizeOf` of the user's, every item is measured and
+ * counted (`measureBytes`): exact to that function, at its cost on every insert. With the default
+ * estimate, a sample of the items is measured ({@link ByteSampler}) and the byte budget becomes an
+ * item limit, `maxBufferedBytes / estimated bytes per item`: inserts then need no byte count, batches
+ * no byte record, and the quick path stays one comparison.
+ */
 export class Budget<V> {
-  readonly maxBuffered: number;
+  /**
+   * The item limit in force: the `maxBuffered` option, lowered to what the byte budget allows at the
+   * sampled estimate per item when bytes are sampled. Read by the insert quick path and `onFull`.
+   */
+  maxBuffered: number;
+  /** The `maxBuffered` option. */
+  readonly maxItems: number;
   readonly maxBytes: number;
-  /** Whether items are measured (a finite `maxBufferedBytes`, or `maxBatchBytes`). */
+  /**
+   * Whether every item is measured and counted in `heldBytes`: a finite `maxBufferedBytes` with the
+   * user's `sizeOf`, or `maxBatchBytes` (batches count their bytes).
+   */
   readonly measureBytes: boolean;
+  /** With the default `sizeOf` and a finite `maxBufferedBytes`: the sample the item limit comes from. */
+  readonly #sampler: ByteSampler | undefined;
+  /** Whether inserts may take the quick path at all (no backend, not closed). */
+  #quick: boolean;
   /** Items held: public for the insert quick path, which counts an item in without a call. */
   held = 0;
   heldBytes = 0;
@@ -48,6 +70,8 @@ export class Budget<V> {
    *   insert must also be measured or staged for a backend).
    * @param measureItems - estimate every item even without a byte budget: batches count their bytes
    *   (`maxBatchBytes`).
+   * @param sampled - whether `sizeOf` is the default estimate, whose figures may be sampled rather than
+   *   taken for every item (see the class) when nothing else needs every item measured.
    */
   constructor(
     maxBuffered: number,
@@ -55,12 +79,36 @@ export class Budget<V> {
     sizeOf: (value: V) => number,
     quick: boolean,
     measureItems = false,
+    sampled = false,
   ) {
     this.maxBuffered = maxBuffered;
+    this.maxItems = maxBuffered;
     this.maxBytes = maxBytes;
-    this.measureBytes = measureItems || maxBytes !== Number.POSITIVE_INFINITY;
-    this.quickInsertsBelow = quick && !this.measureBytes ? maxBuffered : 0;
+    const finite = maxBytes !== Number.POSITIVE_INFINITY;
+    const sampling = finite && sampled && !measureItems;
+    this.measureBytes = measureItems || (finite && !sampling);
+    this.#sampler = sampling ? new ByteSampler() : undefined;
+    this.#quick = quick && !this.measureBytes;
+    this.quickInsertsBelow = this.#quick ? maxBuffered : 0;
     this.#sizeOf = sizeOf;
+    // The first items are all measured: the quick path opens once the sample says something.
+    if (this.#sampler !== undefined) this.quickInsertsBelow = 0;
+  }
+
+  /**
+   * After a checked insert: with sampled bytes, the quick path is open again until the next sample is
+   * due, `held + stride` (a bound, not a counter: the quick path stays one comparison).
+   */
+  rearm(): void {
+    const sampler = this.#sampler;
+    if (sampler === undefined || !this.#quick) return;
+    this.quickInsertsBelow = Math.min(this.maxBuffered, this.held + sampler.stride());
+  }
+
+  /** No insert takes the quick path any more (the buffer closes). */
+  stopQuickInserts(): void {
+    this.#quick = false;
+    this.quickInsertsBelow = 0;
   }
 
   /** Whether the buffer has room: under both limits. */
@@ -69,9 +117,10 @@ export class Budget<V> {
   }
 
   /**
-   * Whether an item of `bytes` stays under the hard ceiling of `onFull: 'backpressure'`: twice
-   * `maxBuffered` items and twice `maxBufferedBytes`. Past it, items are refused (and reported), so a
-   * producer that ignores `insert`'s `false` cannot grow the buffer without bound.
+   * Whether an item of `bytes` stays under the hard ceiling of `onFull: 'backpressure'`: twice the item
+   * limit in force (`maxBuffered`, or what the byte budget allows at the sampled estimate) and twice
+   * `maxBufferedBytes` for measured items. Past it, items are refused (and reported), so a producer that
+   * ignores `insert`'s `false` cannot grow the buffer without bound.
    */
   underCeilingFor(bytes: number): boolean {
     return this.held < this.maxBuffered * CEILING && this.heldBytes + bytes <= this.maxBytes * CEILING;
@@ -92,6 +141,8 @@ export class Budget<V> {
   remove(count: number, bytes: number): void {
     this.held -= count;
     this.heldBytes -= bytes;
+    // Keep the distance to the next sample: a steady `held` must not stop the sampling.
+    if (this.#sampler !== undefined) this.quickInsertsBelow -= count;
   }
 
   /** A delivery's first attempt starts: its items become undroppable. */
@@ -104,15 +155,33 @@ export class Budget<V> {
   release(count: number, bytes: number, started: boolean): void {
     this.held -= count;
     this.heldBytes -= bytes;
+    if (this.#sampler !== undefined) this.quickInsertsBelow -= count;
     if (started) {
       this.startedHeld -= count;
       this.startedBytes -= bytes;
     }
   }
 
-  /** The item's estimated size, checked: a bad `sizeOf` result would corrupt the accounting. */
+  /**
+   * The item's estimated size, checked: a bad `sizeOf` result would corrupt the accounting. With
+   * sampled bytes, the item joins the sample (which may lower the item limit) and 0 is returned: the
+   * item's bytes are in the limit, not in `heldBytes`.
+   */
   measure(value: V): number {
-    if (!this.measureBytes) return 0;
+    if (!this.measureBytes) {
+      if (this.#sampler !== undefined) this.#sample(value);
+      return 0;
+    }
+    return this.#size(value);
+  }
+
+  #sample(value: V): void {
+    const perItem = (this.#sampler as ByteSampler).add(this.#size(value));
+    // At least 1: an empty buffer has room, or a `ready()` caller could wait for ever.
+    this.maxBuffered = Math.max(1, Math.min(this.maxItems, Math.floor(this.maxBytes / perItem)));
+  }
+
+  #size(value: V): number {
     const bytes = this.#sizeOf(value);
     // `typeof` first: a numeric string passes `>= 0` and would turn the byte count into a string.
     if (typeof bytes !== 'number') {
@@ -132,6 +201,10 @@ export class Budget<V> {
 
   /** Which limit an item of `bytes` runs into, for a {@link BufferFullError}. */
   fullness(bytes: number): string {
+    if (this.held >= this.maxBuffered && this.maxBuffered < this.maxItems) {
+      const perItem = Math.ceil(this.maxBytes / Math.max(1, this.maxBuffered));
+      return `maxBufferedBytes is ${this.maxBytes}, about ${perItem} bytes per item as sampled: ${this.maxBuffered} items`;
+    }
     return this.held >= this.maxBuffered
       ? `maxBuffered is ${this.maxBuffered} items`
       : `maxBufferedBytes is ${this.maxBytes}, ${this.heldBytes} held, the item is ${bytes}`;
@@ -180,7 +253,7 @@ export class Budget<V> {
 
   /** The buffer closes: no insert is quick any more, and every `ready()` caller gets `error`. */
   close(error: Error): void {
-    this.quickInsertsBelow = 0;
+    this.stopQuickInserts();
     for (const wake of [...this.#readyWaiters]) wake(error);
   }
 }

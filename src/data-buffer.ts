@@ -133,7 +133,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    */
   insert(key: K, value: V): boolean {
     const budget = this.#budget;
-    // The common case in one comparison: open, below `maxBuffered`, no byte estimate to make.
+    // The common case in one comparison: open, below `maxBuffered`, no byte estimate to make (with the
+    // default `sizeOf`, the bound also stops at the next item to sample: see Budget.rearm).
     if (budget.held < budget.quickInsertsBelow && !channels.insert.hasSubscribers) {
       // `#append` written out: one call level less keeps the whole path within V8's inlining budget.
       budget.held++;
@@ -144,7 +145,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     return this.#insertChecked(key, value);
   }
 
-  /** {@link insert} when the buffer is closed, full, estimates bytes or has a diagnostics subscriber. */
+  /** {@link insert} when the buffer is closed, full, measures this item's bytes or has a diagnostics subscriber. */
   #insertChecked(key: K, value: V): boolean {
     if (this.#closed) throw new BufferClosedError('insert');
     if (this.#writeBehind?.failure !== undefined) throw this.#writeBehind.failure;
@@ -152,6 +153,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     const bytes = budget.measure(value);
     if (budget.isFullFor(bytes) && !this.#onFull.admit(key, value, bytes)) return false;
     this.#append(key, value, bytes);
+    budget.rearm();
     if (channels.insert.hasSubscribers) channels.insert.publish({ buffer: this, key, items: [value] });
     return budget.hasRoom();
   }
@@ -191,6 +193,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
         stored.push(value);
       }
     }
+    budget.rearm();
     if (stored !== undefined) channels.insert.publish({ buffer: this, key, items: stored });
     return allStored && budget.hasRoom();
   }
@@ -345,7 +348,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     checkOptionsObject('close', options);
     const timeout = options.timeout === undefined ? CLOSE_TIMEOUT : checkTimeout(options.timeout);
     this.#closed = true;
-    this.#budget.quickInsertsBelow = 0;
+    this.#budget.stopQuickInserts();
     unregisterLive(this);
     return this.#closing.start(timeout);
   }

@@ -110,7 +110,7 @@ export class Intake<K, V> {
   openedOrFull(key: K, appended: number): void {
     if ((appended & Appended.OPENED) !== 0) {
       const { interval, jitter } = this.#options;
-      const batch = this.store.batch(key) as BatchToken;
+      const batch = this.store.opened as BatchToken;
       this.#deadlines.add(key, batch, now() + interval + (jitter === 0 ? 0 : Math.random() * jitter));
       const exitWatch = this.#context.exitWatch;
       if (!exitWatch.watching) exitWatch.watch();
@@ -118,26 +118,14 @@ export class Intake<K, V> {
     if ((appended & Appended.FULL) !== 0) this.take(key);
   }
 
-  /**
-   * Moves the key's open batch, if it has one, into a delivery, behind any delivery the key already has.
-   * `due` says the batch's deadline has passed; see below for why that matters.
-   */
-  take(key: K, due = false): void {
-    this.store.take(key, due ? this.#takeDue : this.#takeEarly);
+  /** Moves the key's open batch, if it has one, into a delivery, behind any delivery the key already has. */
+  take(key: K): void {
+    this.store.take(key, this.#deliver);
   }
 
-  /** A batch whose deadline passed: its items become the delivery's. */
-  readonly #takeDue: Taker<K, V, void> = (key, items, bytes) => {
+  /** A taken batch: its items become the delivery's. */
+  readonly #deliver: Taker<K, V, void> = (key, items, bytes) => {
     this.deliver(key, items, bytes, undefined);
-  };
-
-  /**
-   * A batch taken before its deadline (maxSize, flush). The deadline queue still holds the batch's
-   * token, which may be (or hold) its items array: the delivery gets the items in a new array and the
-   * old one is left empty, since delivered items must not stay alive for up to an interval.
-   */
-  readonly #takeEarly: Taker<K, V, void> = (key, items, bytes) => {
-    this.deliver(key, items.splice(0), bytes, undefined);
   };
 
   /**
@@ -186,10 +174,10 @@ export class Intake<K, V> {
    * copied into the backlog a million at once.
    */
   #expire(key: K, batch: BatchToken): boolean {
-    if (this.store.batch(key) !== batch) return true;
     const partition = this.#due.length === 1 ? 0 : this.partitionOf(key);
     if (this.#takesDue(partition)) {
-      this.take(key, true);
+      // Unless maxSize, flush() or dump() took it meanwhile: the token tells, without a lookup.
+      this.store.takeDue(key, batch, this.#deliver);
       return true;
     }
     if (!this.#anyPartitionHasRoom()) return false;
@@ -234,7 +222,7 @@ export class Intake<K, V> {
       const key = due.shift() as K;
       const batch = due.shift() as BatchToken;
       // Unless maxSize, flush() or dump() took it meanwhile.
-      if (this.store.batch(key) === batch) this.take(key, true);
+      this.store.takeDue(key, batch, this.#deliver);
       if (queued(partition) >= PARTITION_BACKLOG) break;
     }
     // In this call: the drain it starts runs no user code, and stops at the first batch no partition has room for.

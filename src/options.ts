@@ -151,7 +151,8 @@ export interface DataBufferOptions<K, V, M = unknown> {
   /** Most bytes held at once, as estimated by `sizeOf`; `Infinity` skips the estimate. @default 268_435_456 (256 MiB) */
   maxBufferedBytes?: number;
   /**
-   * Estimated bytes of one item, for `maxBufferedBytes`.
+   * Estimated bytes of one item, for `maxBufferedBytes`. Yours runs on every item; the default runs on a
+   * sample of them, and the byte budget becomes an item limit (see the README's `maxBufferedBytes`).
    * @default {@link estimateSize}: a bounded walk that errs high and never calls getters (see the README)
    */
   sizeOf?: (value: V) => number;

@@ -96,6 +96,11 @@ class Partition<K, V, M> {
   resume: () => void = noop;
   /** When the partition's current slice of time began, and deliveries run in it (checked every 16). */
   sliceStart = 0;
+  /**
+   * The partition's clock: the time its last attempt ended, or it resumed. The next attempt starts
+   * from it (the code between them runs no handler): one clock read per delivery, not two.
+   */
+  clock = 0;
   runs = 0;
 
   constructor(index: number) {
@@ -158,7 +163,7 @@ export class Partitions<K, V, M> {
   #newPartition(index: number): Partition<K, V, M> {
     const partition = new Partition<K, V, M>(index);
     partition.resume = () => {
-      partition.sliceStart = now();
+      partition.sliceStart = partition.clock = now();
       this.#pump(partition);
     };
     const { flushTimeout } = this.#options;
@@ -232,7 +237,7 @@ export class Partitions<K, V, M> {
    * deliveries on microtasks and starve the loop. Returns whether it handed the partition over.
    */
   #sliceIsOver(partition: Partition<K, V, M>): boolean {
-    if ((++partition.runs & 15) !== 0 || now() - partition.sliceStart <= SLICE_MS) return false;
+    if ((++partition.runs & 15) !== 0 || partition.clock - partition.sliceStart <= SLICE_MS) return false;
     onNextTurn(partition.resume);
     return true;
   }
@@ -246,7 +251,7 @@ export class Partitions<K, V, M> {
     const context = this.#context;
     delivery.state = RUNNING;
     const attempt = ++delivery.attempt;
-    const started = now();
+    const started = partition.clock;
     if (attempt === 1) {
       delivery.firstAttemptAt = started;
       context.started(delivery);
@@ -327,13 +332,15 @@ export class Partitions<K, V, M> {
     const context = this.#context;
     const counters = context.counters;
     const count = delivery.items.length;
+    const ended = now();
+    partition.clock = ended;
     counters.inFlight -= count;
     // close() gave up on this attempt while it ran: the delivery is being handed to handleError.
     if (delivery.state !== RUNNING) return true;
     if (!failed) {
       counters.flushed += count;
       counters.batches++;
-      counters.recordLatency(now() - started);
+      counters.recordLatency(ended - started);
       context.delivered(delivery);
       return true;
     }
@@ -346,7 +353,11 @@ export class Partitions<K, V, M> {
       givingUp = context.giveUp(delivery, toError(bug), 'non-retryable');
     }
     if (givingUp === undefined) return true;
-    void givingUp.then(() => this.#runOn(partition));
+    void givingUp.then(() => {
+      // handleError took its time: the next attempt starts now.
+      partition.clock = now();
+      this.#runOn(partition);
+    });
     return false;
   }
 }

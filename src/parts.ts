@@ -17,6 +17,7 @@ import type { ErrorInfo, FlushInfo, ResolvedOptions } from './options.js';
 import { Partitions } from './partitions.js';
 import { Retries } from './retry.js';
 import { Settling } from './settling.js';
+import { estimateSize } from './size-of.js';
 import { Counters, type DataBufferStats } from './stats.js';
 import { TimerGroup } from './timers.js';
 import { WriteBehind } from './write-behind.js';
@@ -58,6 +59,7 @@ export function buildParts<K, V, M>(
     resolved.sizeOf,
     backend === undefined,
     resolved.maxBatchBytes !== Number.POSITIVE_INFINITY,
+    resolved.sizeOf === estimateSize,
   );
   const timers = new TimerGroup();
   const batchIdOf = (delivery: Delivery<K, V>): string => intake.batchIdOf(delivery);

@@ -55,12 +55,26 @@ export interface BatchStore<K, V> {
    */
   batch(key: K): BatchToken | undefined;
   /**
+   * The token of the batch opened by the last `append` that returned `OPENED`: the intake schedules its
+   * deadline with it, without looking the key up again.
+   */
+  readonly opened: BatchToken | undefined;
+  /**
    * Closes the key's open batch and hands it to `into` with its estimated bytes (the sum of the `bytes`
    * given with its items; 0 without byte accounting), returning what `into` returns; the key's next
-   * `append` opens a new batch. A callback, not a pair object: a million keys expiring together take a
-   * million batches, and the delivery they become is the only record they need.
+   * `append` opens a new batch. The items come in a new array, and the batch's token is left closed
+   * (see {@link takeDue}): the deadline queue still holds it, and must not keep the items alive for up to
+   * an interval. A callback, not a pair object: a million keys expiring together take a million
+   * batches, and the delivery they become is the only record they need.
    */
   take<R>(key: K, into: Taker<K, V, R>): R | undefined;
+  /**
+   * Closes the batch whose token is `batch` (its deadline passed) as {@link take} does, if it is still
+   * the key's open batch, handing `into` the batch's own items array; `undefined` when it was taken
+   * meanwhile by {@link take}. Called at most once per token (a batch has one deadline). The token
+   * tells an open batch from a taken one, so the memory stores need no lookup.
+   */
+  takeDue<R>(key: K, batch: BatchToken, into: Taker<K, V, R>): R | undefined;
   /** Removes the oldest item of the key's open batch, `bytes` being its estimate (for `onFull: 'drop-oldest'`). */
   shift(key: K, bytes: number): V | undefined;
   /** The key whose open batch was opened first: it holds the oldest buffered item. */

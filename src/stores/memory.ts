@@ -34,6 +34,7 @@ export function createMemoryStore<K, V>(options: MemoryStoreOptions): BatchStore
 export class ListStore<K, V> implements BatchStore<K, V> {
   readonly #lists = new Map<K, V[]>();
   readonly #limit: number;
+  opened: BatchToken | undefined;
 
   /** @param limit - items at which a batch is full (`Infinity` for none). */
   constructor(limit: number) {
@@ -48,7 +49,9 @@ export class ListStore<K, V> implements BatchStore<K, V> {
     const items = this.#lists.get(key);
     if (items !== undefined) return items.push(item) >= this.#limit ? Appended.FULL : Appended.ADDED;
     // A one-item array literal: no spare capacity for keys that only ever see one insert.
-    this.#lists.set(key, [item]);
+    const opened = [item];
+    this.#lists.set(key, opened);
+    this.opened = opened;
     return this.#limit <= 1 ? Appended.OPENED | Appended.FULL : Appended.OPENED;
   }
 
@@ -61,10 +64,22 @@ export class ListStore<K, V> implements BatchStore<K, V> {
     return this.#lists.get(key);
   }
 
-  /** Bytes are always 0: this store is for buffers without byte accounting. */
+  /**
+   * Bytes are always 0: this store is for buffers without byte accounting. The token (the batch's
+   * array) is left empty: an open batch is never empty (`onFull` takes one it emptied), so an empty
+   * token is a taken batch.
+   */
   take<R>(key: K, into: Taker<K, V, R>): R | undefined {
     const items = this.#lists.get(key);
     if (items === undefined) return undefined;
+    this.#lists.delete(key);
+    return into(key, items.splice(0), 0);
+  }
+
+  /** One `Map.delete`: the token is the batch's array, empty once {@link take} took it. */
+  takeDue<R>(key: K, batch: BatchToken, into: Taker<K, V, R>): R | undefined {
+    const items = batch as V[];
+    if (items.length === 0) return undefined;
     this.#lists.delete(key);
     return into(key, items, 0);
   }
@@ -110,6 +125,7 @@ class BatchRecord<V> {
  */
 export class RecordStore<K, V> implements BatchStore<K, V> {
   readonly #batches = new Map<K, BatchRecord<V>>();
+  opened: BatchToken | undefined;
   readonly #maxSize: number;
   readonly #jitter: number;
   readonly #maxBytes: number;
@@ -142,7 +158,9 @@ export class RecordStore<K, V> implements BatchStore<K, V> {
         : Appended.ADDED;
     }
     const limit = this.#nextLimit();
-    this.#batches.set(key, new BatchRecord(item, bytes, limit));
+    const opened = new BatchRecord(item, bytes, limit);
+    this.#batches.set(key, opened);
+    this.opened = opened;
     return limit <= 1 || bytes >= maxBytes ? Appended.OPENED | Appended.FULL : Appended.OPENED;
   }
 
@@ -162,11 +180,19 @@ export class RecordStore<K, V> implements BatchStore<K, V> {
     return this.#batches.get(key);
   }
 
+  /** The record's items array is left empty: an empty record is a taken batch (see {@link ListStore.take}). */
   take<R>(key: K, into: Taker<K, V, R>): R | undefined {
     const batch = this.#batches.get(key);
     if (batch === undefined) return undefined;
     this.#batches.delete(key);
-    return into(key, batch.items, batch.bytes);
+    return into(key, batch.items.splice(0), batch.bytes);
+  }
+
+  takeDue<R>(key: K, batch: BatchToken, into: Taker<K, V, R>): R | undefined {
+    const record = batch as BatchRecord<V>;
+    if (record.items.length === 0) return undefined;
+    this.#batches.delete(key);
+    return into(key, record.items, record.bytes);
   }
 
   shift(key: K, bytes: number): V | undefined {

@@ -67,7 +67,37 @@ export function describeStoreConformance(
       store.append('a', 3, 0);
       expect(store.items('a')).not.toBe(items);
       expect(store.batch('a')).not.toBe(token);
-      expect(items).toEqual([1, 2]);
+      // take hands the items over in a new array: the old one, which a deadline entry may still hold, is let go.
+      expect(items).toEqual([]);
+    });
+
+    it('names the batch the last append opened, by the token batch() gives', async () => {
+      const store = await create(NO_LIMITS);
+      store.append('a', 1, 0);
+      expect(store.opened).toBe(store.batch('a'));
+      store.append('b', 2, 0);
+      store.append('a', 3, 0);
+      expect(store.opened).toBe(store.batch('b'));
+    });
+
+    it('takeDue takes a batch by its token while it is open, and not once take took it', async () => {
+      const store = await create(NO_LIMITS);
+      store.append('a', 1, 5);
+      store.append('a', 2, 7);
+      const first = store.batch('a') as object;
+      expect(store.takeDue('a', first, (_key, items, bytes) => ({ items, bytes }))).toEqual({
+        items: [1, 2],
+        bytes: capabilities.countsBytes ? 12 : 0,
+      });
+      expect(store.items('a')).toBeUndefined();
+      store.append('a', 3, 0);
+      const second = store.batch('a') as object;
+      take(store, 'a');
+      store.append('a', 4, 0);
+      // Taken by take: its token is stale, and the key's new batch stays, untouched.
+      expect(store.takeDue('a', second, () => 'taken')).toBeUndefined();
+      expect(store.items('a')).toEqual([4]);
+      expect(store.size).toBe(1);
     });
 
     it('says FULL when a batch reaches maxSize, and OPENED | FULL when maxSize is 1', async () => {
