@@ -22,6 +22,7 @@ export const SCENARIOS = [
   'flush',
   'peers',
   'postgres',
+  'journal',
 ];
 
 async function main() {

@@ -111,6 +111,12 @@ export interface LocalBackend<K, V> extends Backend<K, V> {
   settled(batchId: string): void;
   /** The key's oldest `count` untaken items were dropped (`onFull: 'drop-oldest'`) or dumped untaken. */
   dropped(key: K, count: number): void;
+  /**
+   * The oldest `count` items of batch `batchId` (taken, its delivery not started) were dropped under
+   * `onFull: 'drop-oldest'`; the rest of the batch stays taken. A batch emptied this way is
+   * {@link settled} instead. Without this call, the dropped items would come back after a crash.
+   */
+  trimmed(batchId: string, count: number): void;
 }
 
 /** What {@link SharedBackend.due} finds in one partition. */

@@ -148,7 +148,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
   /** {@link insert} when the buffer is closed, full, measures this item's bytes or has a diagnostics subscriber. */
   #insertChecked(key: K, value: V): boolean {
     if (this.#closed) throw new BufferClosedError('insert');
-    if (this.#writeBehind?.failure !== undefined) throw this.#writeBehind.failure;
+    const writeBehind = this.#writeBehind;
+    if (writeBehind !== undefined) writeBehind.admit(key, value);
     const budget = this.#budget;
     const bytes = budget.measure(value);
     if (budget.isFullFor(bytes) && !this.#onFull.admit(key, value, bytes)) return false;
@@ -174,9 +175,11 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    */
   insertMany(key: K, values: Iterable<V>): boolean {
     if (this.#closed) throw new BufferClosedError('insertMany');
-    if (this.#writeBehind?.failure !== undefined) throw this.#writeBehind.failure;
     const budget = this.#budget;
     const list = Array.isArray(values) ? (values as V[]) : toArray(values);
+    const writeBehind = this.#writeBehind;
+    // Every value is admitted before any is stored: a list with an item the store refuses stores nothing.
+    if (writeBehind !== undefined) for (const value of list) writeBehind.admit(key, value);
     if (this.#options.onFull === 'throw') budget.assertFits(list);
     let allStored = true;
     let stored: V[] | undefined;
@@ -289,9 +292,12 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
     return parts;
   }
 
-  /** Counters since the buffer was created, in items and batches, and the flush latency. */
+  /**
+   * Counters since the buffer was created, in items and batches, and the flush latency; with a `store`
+   * that keeps counters (the journal), those too, under `store`.
+   */
   stats(): DataBufferStats {
-    return this.#counters.snapshot(this.#budget.held);
+    return this.#counters.snapshot(this.#budget.held, this.#options.store?.stats?.());
   }
 
   /**

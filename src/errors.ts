@@ -12,6 +12,7 @@
  * | `ERR_SHUTDOWN` | {@link ShutdownError} | `close({ timeout })` reached its deadline with the batch undelivered |
  * | `ERR_NON_RETRYABLE` | {@link NonRetryableError} | thrown by a handler to skip the remaining retries |
  * | `ERR_STORE_FAILED` | {@link StoreFailedError} | the `store` backend failed: inserts and `persisted()` fail from then on |
+ * | `ERR_JOURNAL_FAILED`, `ERR_JOURNAL_LOCKED`, `ERR_JOURNAL_CLOSED` | `JournalError` (`data-buffer/journal`) | the journal's I/O failed, its directory is locked by another process, or it was used after `close()` |
  *
  * Misuse errors carry Node's codes, as Node's own `TypeError`s and `RangeError`s do:
  *
@@ -35,7 +36,10 @@ export type DataBufferErrorCode =
   | 'ERR_DELIVERY_TIMEOUT'
   | 'ERR_SHUTDOWN'
   | 'ERR_NON_RETRYABLE'
-  | 'ERR_STORE_FAILED';
+  | 'ERR_STORE_FAILED'
+  | 'ERR_JOURNAL_FAILED'
+  | 'ERR_JOURNAL_LOCKED'
+  | 'ERR_JOURNAL_CLOSED';
 
 /** The `code` of a misuse error (a `TypeError` or `RangeError`), as Node's own errors have it. */
 export type MisuseErrorCode =
@@ -87,8 +91,16 @@ function withCode<E extends Error>(error: E, code: MisuseErrorCode, factory: Fun
  */
 const kCode: unique symbol = Symbol.for('data-buffer.error.code') as never;
 
-/** The code each of the library's classes requires of an instance; `'any'` for the base class. */
-const brands = new WeakMap<Function, DataBufferErrorCode | 'any'>();
+/**
+ * The code each of the library's classes requires of an instance (or the codes, for a class with
+ * several); `'any'` for the base class.
+ */
+const brands = new WeakMap<Function, DataBufferErrorCode | 'any' | ReadonlySet<string>>();
+
+/** Registers a subclass defined in another module (the journal's) with the codes its instances carry. @internal */
+export function brandErrorClass(type: Function, codes: readonly DataBufferErrorCode[]): void {
+  brands.set(type, new Set(codes));
+}
 
 /**
  * `instanceof` for the error classes: the library's own classes check the brand, so an instance from
@@ -100,7 +112,8 @@ function hasInstance(type: Function, instance: unknown): boolean {
   const brand = brands.get(type);
   if (brand === undefined) return Function.prototype[Symbol.hasInstance].call(type, instance);
   const code = (instance as { [kCode]?: unknown })[kCode];
-  return brand === 'any' ? typeof code === 'string' : code === brand;
+  if (brand === 'any') return typeof code === 'string';
+  return typeof brand === 'string' ? code === brand : typeof code === 'string' && brand.has(code);
 }
 
 /** Base class of the library's runtime errors: check `instanceof DataBufferError` or `error.code`. */

@@ -28,6 +28,8 @@ export interface OnFullContext<K, V> {
   settle(delivery: Delivery<K, V>): void;
   /** The key's oldest `count` open items were dropped (a backend is told). */
   droppedOpen(key: K, count: number): void;
+  /** The oldest `count` items of a taken, unstarted delivery were dropped, and some are left (a backend is told). */
+  trimmed(delivery: Delivery<K, V>, count: number): void;
 }
 
 /** The `onFull` policy of one buffer. */
@@ -122,6 +124,7 @@ export class OnFull<K, V> {
     this.#context.budget.remove(count, evictedBytes);
     // Emptied: it leaves its key's pipeline (the next batch of the key may start) and its waiters wake.
     if (delivery.items.length === 0) this.#context.settle(delivery);
+    else this.#context.trimmed(delivery, count);
     this.dropped(delivery.key, evicted, 'drop-oldest');
   }
 

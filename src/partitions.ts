@@ -62,6 +62,12 @@ export interface PartitionsContext<K, V, M> {
   batchIdOf(delivery: Delivery<K, V>): string;
   /** A delivery's first attempt starts: its items can no longer be dropped. */
   started(delivery: Delivery<K, V>): void;
+  /**
+   * Before a delivery's first attempt: `undefined` when it may start now, else a promise to wait for
+   * (with a `store`: until the backend has recorded the batch as taken, so that a batch delivered
+   * before a crash comes back under its own id).
+   */
+  recorded(delivery: Delivery<K, V>): Promise<void> | undefined;
   /** The attempt succeeded: the delivery is done. */
   delivered(delivery: Delivery<K, V>): void;
   /** The attempt failed: retry (returns undefined) or give up (returns `handleError`'s settling). */
@@ -81,6 +87,8 @@ class Partition<K, V, M> {
   readonly index: number;
   /** Deliveries waiting for their turn, oldest first; one that leaves the buffer first leaves it too. */
   readonly queue = new LinkedQueue<Delivery<K, V>>();
+  /** The queue's head, taken off it, waiting for the store to record its take (see `recorded`). */
+  held: Delivery<K, V> | undefined = undefined;
   /** Whether the partition is at work: running an attempt, or about to go on to the next. */
   running = false;
   /** Times out the running attempt (`flushTimeout`); undefined when there is no timeout. */
@@ -145,7 +153,9 @@ export class Partitions<K, V, M> {
    * (dumped, dropped, or given up by close). O(1); does nothing for a delivery not queued.
    */
   unqueue(delivery: Delivery<K, V>): void {
-    (this.#partitions[delivery.partition] as Partition<K, V, M>).queue.remove(delivery);
+    const partition = this.#partitions[delivery.partition] as Partition<K, V, M>;
+    if (partition.held === delivery) partition.held = undefined;
+    else partition.queue.remove(delivery);
   }
 
   /** Fails the delivery's attempt now if it is the one its partition is running (close gave up on it). */
@@ -202,11 +212,21 @@ export class Partitions<K, V, M> {
       for (;;) {
         // A short queue takes in the batches that waited for room, first.
         if (partition.queue.length < PARTITION_BACKLOG / 2) this.#context.refill(partition.index);
-        const delivery = partition.queue.shift();
+        const delivery = partition.held ?? partition.queue.shift();
+        partition.held = undefined;
         if (delivery === undefined) {
           partition.running = false;
           partition.watchdog?.idle();
           return;
+        }
+        if (delivery.attempt === 0) {
+          const recording = this.#context.recorded(delivery);
+          if (recording !== undefined) {
+            // Held at the head of the queue; the partition runs on once the take is recorded.
+            partition.held = delivery;
+            recording.then(partition.resume, partition.resume);
+            return;
+          }
         }
         if (!this.#attempt(partition, delivery)) return;
         if (this.#sliceIsOver(partition)) return;

@@ -62,6 +62,8 @@ export function buildParts<K, V, M>(
     resolved.sizeOf === estimateSize,
   );
   const timers = new TimerGroup();
+  // With a store: each taken delivery's take number, until its first attempt may start (see `recorded`).
+  const takes = new WeakMap<Delivery<K, V>, number>();
   const batchIdOf = (delivery: Delivery<K, V>): string => intake.batchIdOf(delivery);
   const closing = new Closing<K, V>(
     {
@@ -126,6 +128,13 @@ export function buildParts<K, V, M>(
       counters,
       handleFlush: (key, items, info) => owner.handleFlush(key, items, info),
       batchIdOf,
+      recorded:
+        writeBehind === undefined
+          ? () => undefined
+          : (delivery) => {
+              const take = takes.get(delivery);
+              return take === undefined ? undefined : writeBehind.whenRecorded(take);
+            },
       started: (delivery) => {
         onFull.forget(delivery);
         budget.start(delivery.items.length, delivery.bytes);
@@ -147,7 +156,10 @@ export function buildParts<K, V, M>(
       taken: (delivery, recovered) => {
         onFull.taken(delivery);
         if (writeBehind !== undefined && !recovered) {
-          writeBehind.taken(delivery.key, delivery.items.length, intake.batchIdOf(delivery));
+          takes.set(
+            delivery,
+            writeBehind.taken(delivery.key, delivery.items.length, intake.batchIdOf(delivery)),
+          );
         }
       },
       exitWatch: closing,
@@ -162,6 +174,10 @@ export function buildParts<K, V, M>(
       store: intake.store,
       settle: (delivery) => settling.settle(delivery),
       droppedOpen: writeBehind === undefined ? noop : (key, count) => writeBehind.dropped(key, count),
+      trimmed:
+        writeBehind === undefined
+          ? noop
+          : (delivery, count) => writeBehind.trimmed(intake.batchIdOf(delivery), count),
     },
     resolved as ResolvedOptions<K, V, unknown>,
   );

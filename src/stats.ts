@@ -51,6 +51,12 @@ export interface DataBufferStats {
   readonly lost: number;
   /** Flush latency of successful attempts. */
   readonly latency: LatencyStats;
+  /**
+   * The `store` backend's own counters (its `stats()`), only when the buffer has a store that keeps
+   * some: for the journal, a `JournalStats` (bytes and items written, fsyncs and their latency,
+   * recovered items, quarantined bytes, …).
+   */
+  readonly store?: Readonly<Record<string, number>>;
 }
 
 /** Durations the counters hold before they pass them to the histogram. */
@@ -93,8 +99,8 @@ export class Counters {
     this.#unrecordedCount = 0;
   }
 
-  /** A frozen snapshot, with `buffered` supplied by the buffer. */
-  snapshot(buffered: number): DataBufferStats {
+  /** A frozen snapshot, with `buffered` supplied by the buffer, and the store's counters when it has a store. */
+  snapshot(buffered: number, store?: Readonly<Record<string, number>>): DataBufferStats {
     this.#recordPending();
     const h = this.#latency;
     const count = h.count;
@@ -122,6 +128,7 @@ export class Counters {
         max: ms(() => h.max),
         mean: ms(() => h.mean),
       }),
+      ...(store === undefined ? undefined : { store: Object.freeze({ ...store }) }),
     });
   }
 }

@@ -2,7 +2,7 @@
  * Write-behind to a `store` backend: the staging ring that every accepted insert is copied into (two
  * array writes, no allocation), handed to `backend.write` once per turn of the event loop or at once
  * when the ring is full; `persisted()`; and the backend's bookkeeping calls (`taken`, `settled`,
- * `dropped`). A buffer without a `store` has no write-behind at all.
+ * `dropped`, `trimmed`). A buffer without a `store` has no write-behind at all.
  *
  * Owns the ring, the insert sequence numbers, the chain of pending writes and the failure. Invariants:
  * inserts reach the backend in insert order, numbered 0, 1, 2, … without gaps; the ring is drained
@@ -34,6 +34,11 @@ export class WriteBehind<K, V> {
   /** Settles once every write handed to the backend so far has settled (never rejects). */
   #written: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Takes told to the backend, the last one recorded, and the `durable()` call waited on for the latest. */
+  #takes = 0;
+  #recordedTakes = 0;
+  #recording: Promise<void> | undefined;
+  #recordingTakes = 0;
   /** The first failure; set once, and from then on the buffer accepts no inserts (it checks this field). */
   failure: StoreFailedError | undefined = undefined;
 
@@ -44,6 +49,15 @@ export class WriteBehind<K, V> {
     this.#capacity = capacity;
     this.#keys = new Array<K>(capacity);
     this.#values = new Array<V>(capacity);
+  }
+
+  /**
+   * Throws the failure once the backend failed (fail-stop), or what the backend's `admit` throws for
+   * an item it could not keep (naming it), before the insert stores anything.
+   */
+  admit(key: K, value: V): void {
+    if (this.failure !== undefined) throw this.failure;
+    this.#backend.admit?.(key, value);
   }
 
   /** Copies an accepted insert into the ring; written at the end of this turn, or now if the ring is full. */
@@ -87,15 +101,52 @@ export class WriteBehind<K, V> {
     this.#values.fill(undefined as V, 0, length);
   }
 
-  /** The key's oldest `count` untaken items became the batch `batchId`. */
-  taken(key: K, count: number, batchId: string): void {
+  /**
+   * The key's oldest `count` untaken items became the batch `batchId`.
+   * @returns the take's number, for {@link whenRecorded}.
+   */
+  taken(key: K, count: number, batchId: string): number {
     this.flush();
-    if (this.failure !== undefined) return;
+    const take = ++this.#takes;
+    if (this.failure !== undefined) return take;
     try {
       this.#backend.taken(key, count, batchId);
     } catch (error) {
       this.#fail('taken', error);
     }
+    return take;
+  }
+
+  /**
+   * Undefined when the take numbered `take` (as {@link taken} returned it) is recorded by the backend
+   * (`durable()` resolved after it), else a promise that settles (never rejects) once it is. Deliveries
+   * wait on it before their first attempt: a batch handed to `handleFlush` before its take is recorded
+   * would, after a crash, come back as untaken items under a new batch id, and an idempotent sink
+   * could not tell the duplicate. One `durable()` covers every take made before it was called.
+   */
+  whenRecorded(take: number): Promise<void> | undefined {
+    if (take <= this.#recordedTakes || this.failure !== undefined) return undefined;
+    if (this.#recording !== undefined && take <= this.#recordingTakes) return this.#recording;
+    const covers = this.#takes;
+    let recording: Promise<void>;
+    try {
+      recording = Promise.resolve(this.#backend.durable());
+    } catch (error) {
+      recording = Promise.reject(error);
+    }
+    recording = recording.then(
+      () => {
+        if (covers > this.#recordedTakes) this.#recordedTakes = covers;
+        if (this.#recording === recording) this.#recording = undefined;
+      },
+      (error: unknown) => {
+        this.#fail('durable', error);
+        if (this.#recording === recording) this.#recording = undefined;
+      },
+    );
+    this.#recording = recording;
+    this.#recordingTakes = covers;
+    return recording;
   }
 
   /** The batch `batchId` settled. */
@@ -106,6 +157,17 @@ export class WriteBehind<K, V> {
       this.#backend.settled(batchId);
     } catch (error) {
       this.#fail('settled', error);
+    }
+  }
+
+  /** The oldest `count` items of the taken, unstarted batch `batchId` were dropped (`onFull: 'drop-oldest'`). */
+  trimmed(batchId: string, count: number): void {
+    this.flush();
+    if (this.failure !== undefined) return;
+    try {
+      this.#backend.trimmed(batchId, count);
+    } catch (error) {
+      this.#fail('trimmed', error);
     }
   }
 
@@ -158,7 +220,7 @@ export class WriteBehind<K, V> {
 }
 
 const BACKEND_METHODS = ['open', 'write', 'durable', 'close'] as const;
-const LOCAL_BACKEND_METHODS = ['recover', 'taken', 'settled', 'dropped'] as const;
+const LOCAL_BACKEND_METHODS = ['recover', 'taken', 'settled', 'dropped', 'trimmed'] as const;
 
 /**
  * Checks the `store` option: a backend of kind `'local'`, or nothing. A shared backend is refused for
@@ -167,7 +229,7 @@ const LOCAL_BACKEND_METHODS = ['recover', 'taken', 'settled', 'dropped'] as cons
 export function checkStore<K, V>(value: unknown): LocalBackend<K, V> | undefined {
   if (value === undefined) return undefined;
   const allowed =
-    "a backend object of kind 'local' (with open, write, durable, close, recover, taken, settled and dropped methods)";
+    "a backend object of kind 'local' (with open, write, durable, close, recover, taken, settled, dropped and trimmed methods)";
   if (typeof value !== 'object' || value === null) {
     throw invalidArgType(`Expected \`store\` to be ${allowed}, got ${describe(value)}`);
   }

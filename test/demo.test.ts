@@ -4,7 +4,7 @@
  * duration, Ctrl-C ends it with a summary, `--json` pipes through npm.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -173,6 +173,43 @@ describe('npm run demo', () => {
     } finally {
       await rm(cache, { recursive: true, force: true });
     }
+  }, 120_000);
+
+  it('--journal: killed with kill -9 mid-run, a second start delivers the recovered events first, and the count is exact', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'data-buffer-demo-journal-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const ledger = path.join(dir, 'demo-ledger.json');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'examples/demo/main.ts', '--seconds', '60', '--rate', '5000', '--journal', dir],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    // Killed once it has run a while: views acknowledged by persisted(), more buffered (a 1 s interval).
+    const acknowledged = async () => {
+      const text = await readFile(ledger, 'utf8').catch(() => '{}');
+      return (JSON.parse(text) as { events?: number }).events ?? 0;
+    };
+    while ((await acknowledged()) < 2000) await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    const before = await acknowledged();
+
+    const run = await runDemo(['--seconds', '0.5', '--rate', '2000', '--journal', dir, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = summaryOf(run) as ReturnType<typeof summaryOf> & {
+      journal: { earlierEvents: number; recoveredEvents: number; eventsThisRun: number };
+    };
+    expect(run.stderr).toMatch(/page views recovered from the journal/);
+    expect(summary.journal.recoveredEvents).toBeGreaterThan(0);
+    expect(summary.journal.earlierEvents).toBeGreaterThanOrEqual(before);
+    expect(summary.events).toBe(summary.journal.earlierEvents + summary.journal.eventsThisRun);
+    expect(summary.rowsStored).toBe(summary.events);
+    expect(summary.ok).toBe(true);
   }, 120_000);
 
   it('prints JSON that pipes through `npm run -s demo -- --json`, as documented', async () => {

@@ -41,7 +41,7 @@ describe('the store: recovery', () => {
 });
 
 describe('the store: taken, settled and dropped follow what happened', () => {
-  it('hands over the ring before it tells of a take, and tells of a settle once delivered', async () => {
+  it('hands over the ring before it tells of a take, delivers once the take is durable, and tells of a settle once delivered', async () => {
     const { backend, calls } = testBackend<string, number>();
     const { calls: flushes, handleFlush } = recordingSink<string, number>();
     const buffer = new DataBuffer<string, number>({
@@ -56,7 +56,9 @@ describe('the store: taken, settled and dropped follow what happened', () => {
     expect(id).toBeUndefined(); // not delivered yet
     await vi.advanceTimersByTimeAsync(0);
     const batchId = flushes[0]?.info.batchId as string;
-    expect(calls.map((call) => call.op)).toEqual(['open', 'write', 'taken', 'settled']);
+    // The batch reaches handleFlush only after a durable() that followed its take: after a crash it
+    // comes back under its own id, not as untaken items under a new one.
+    expect(calls.map((call) => call.op)).toEqual(['open', 'write', 'taken', 'durable', 'settled']);
     expect(calls.slice(1)).toEqual([
       {
         op: 'write',
@@ -68,6 +70,7 @@ describe('the store: taken, settled and dropped follow what happened', () => {
         keys: expect.any(Array),
       },
       { op: 'taken', key: 'a', count: 2, batchId },
+      { op: 'durable' },
       { op: 'settled', batchId },
     ]);
     await buffer.close();
@@ -125,6 +128,24 @@ describe('the store: taken, settled and dropped follow what happened', () => {
     expect(ops('taken')).toEqual([{ op: 'taken', key: 'x', count: 2, batchId: takenId }]);
     expect(ops('settled')).toEqual([{ op: 'settled', batchId: takenId }]);
     expect(ops('dropped')[1]).toEqual({ op: 'dropped', key: 'y', count: 1 });
+    await buffer.close();
+  });
+});
+
+describe('the store: a delivery waits until its take is recorded', () => {
+  it('holds the first attempt until durable() resolves after the take; one durable() covers many takes', async () => {
+    const { backend, ops, resolveDurable } = testBackend<string, number>({ manualDurable: true });
+    const { calls: flushes, handleFlush } = recordingSink<string, number>();
+    const buffer = new DataBuffer<string, number>({ handleFlush, store: backend, maxSize: 1, partitions: 2 });
+    buffer.insert('a', 1);
+    buffer.insert('b', 2);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(flushes).toHaveLength(0);
+    expect(ops('taken')).toHaveLength(2);
+    expect(ops('durable')).toHaveLength(1);
+    resolveDurable(0);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(flushes.map((call) => call.items)).toEqual([[1], [2]]);
     await buffer.close();
   });
 });

@@ -86,6 +86,7 @@ describe('the store: write-behind from the staging ring', () => {
     resolveDurable(1);
     await Promise.all([first, second]);
     expect(done).toEqual(['first', 'second']);
+    buffer.dump();
     await buffer.close();
   });
 

@@ -15,6 +15,11 @@ export interface DemoArgs {
   failRate: number;
   /** A PostgreSQL URL; the embedded PGlite when absent. */
   database: string | undefined;
+  /**
+   * A journal directory: buffered views survive kill -9, and the next start on the same directory
+   * delivers them first. The embedded database is kept there too, so the count adds up across runs.
+   */
+  journal: string | undefined;
   /** Print the summary as one JSON object. */
   json: boolean;
   /** Draw the progress line even when standard error is not a terminal. */
@@ -39,6 +44,11 @@ Options:
   --database <url>  write to this PostgreSQL server instead of the embedded PGlite
                     (recreates the table data_buffer_demo_page_views, and leaves it
                     there to query)
+  --journal <dir>   keep buffered views in a durable journal (data-buffer/journal) in <dir>:
+                    kill the demo with kill -9, start it again with the same <dir>, and the
+                    views it held are delivered first; the embedded database lives in <dir>
+                    too (with --database, the table is kept), so the final count covers
+                    every run
   --json            print the summary as one JSON object on standard output (everything
                     else goes to standard error); npm prints its own banner on standard
                     output, so pipe with \`npm run -s demo -- --json | jq .\`
@@ -62,6 +72,7 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
       paths: { type: 'string' },
       'fail-rate': { type: 'string' },
       database: { type: 'string' },
+      journal: { type: 'string' },
       json: { type: 'boolean', default: false },
       progress: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -77,6 +88,7 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
     paths: numberOption('--paths', values.paths, 100, { min: 1, max: 1_000_000, integer: true }),
     failRate: numberOption('--fail-rate', values['fail-rate'], 0, { min: 0, max: 1 }),
     database,
+    journal: values.journal === '' ? undefined : values.journal,
     json: values.json,
     progress: values.progress,
     help: values.help,

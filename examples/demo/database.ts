@@ -2,6 +2,7 @@
  * Where the demo writes: an embedded PostgreSQL (PGlite, in memory) or a real server. Each driver is
  * imported only when chosen, so `--database` works without PGlite and the default without `pg`.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,8 @@ export interface DemoDatabase {
   readonly kind: 'pglite' | 'postgres';
   /** `SELECT count(*)` of the table. */
   countRows(): Promise<number>;
+  /** The `event_id`s stored from `from` through `through`. */
+  idsBetween(from: number, through: number): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -37,14 +40,20 @@ const COLUMNS = `
  * Opens the database and creates a fresh page-view table. `event_id` is unique, so a batch retried
  * after a commit whose acknowledgement was lost cannot store a view twice.
  * @param notice - told about slow steps, such as the first start of the embedded database.
+ * @param keepIn - with `--journal`: the directory the embedded database is kept in (and a server's
+ *   table is kept rather than recreated), so that the count adds up across runs.
  */
 export async function openDemoDatabase(
   url: string | undefined,
   notice: (message: string) => void,
+  keepIn?: string,
 ): Promise<DemoDatabase> {
   if (url === undefined) {
-    const pglite = await openEmbeddedPostgres(notice);
-    await pglite.exec(`CREATE TABLE page_views (${COLUMNS})`);
+    const pglite = await openEmbeddedPostgres(
+      notice,
+      keepIn === undefined ? undefined : path.join(keepIn, 'pglite'),
+    );
+    await pglite.exec(`CREATE TABLE IF NOT EXISTS page_views (${COLUMNS})`);
     await warmUp(pglite);
     return {
       db: {
@@ -56,9 +65,13 @@ export async function openDemoDatabase(
         },
       },
       table: 'page_views',
-      label: 'embedded PostgreSQL (PGlite, in memory)',
+      label:
+        keepIn === undefined
+          ? 'embedded PostgreSQL (PGlite, in memory)'
+          : `embedded PostgreSQL (PGlite, in ${path.join(keepIn, 'pglite')})`,
       kind: 'pglite',
       countRows: async () => countOf(pglite, 'page_views'),
+      idsBetween: (from, through) => idsBetween(pglite, 'page_views', from, through),
       close: () => pglite.close(),
     };
   }
@@ -68,14 +81,16 @@ export async function openDemoDatabase(
   // An idle connection that breaks is dropped by the pool; without a listener, it would crash the demo.
   pool.on('error', (error) => console.error(`demo: an idle connection failed: ${error.message}`));
   const table = 'data_buffer_demo_page_views';
-  await pool.query(`DROP TABLE IF EXISTS ${table}`);
-  await pool.query(`CREATE TABLE ${table} (${COLUMNS})`);
+  // With a journal, the runs add up: the table of the earlier runs stays.
+  if (keepIn === undefined) await pool.query(`DROP TABLE IF EXISTS ${table}`);
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (${COLUMNS})`);
   return {
     db: pool,
     table,
     label: `PostgreSQL at ${redact(url)}`,
     kind: 'postgres',
     countRows: () => countOf(pool, table),
+    idsBetween: (from, through) => idsBetween(pool, table, from, through),
     close: () => pool.end(),
   };
 }
@@ -107,6 +122,14 @@ async function countOf(db: Queryable, table: string): Promise<number> {
   return result.rows?.[0]?.n ?? Number.NaN;
 }
 
+async function idsBetween(db: Queryable, table: string, from: number, through: number): Promise<number[]> {
+  const result = (await db.query(
+    `SELECT event_id::text AS id FROM ${table} WHERE event_id BETWEEN $1 AND $2`,
+    [from, through],
+  )) as { rows?: { id: string }[] };
+  return (result.rows ?? []).map((row) => Number(row.id));
+}
+
 function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
@@ -118,14 +141,25 @@ function redact(url: string): string {
  * start creates the cluster on a worker thread: initdb holds its thread for seconds at a time, and
  * the demo's own thread keeps drawing that it is at work.
  * @param notice - told about slow steps, such as the first start of the embedded database.
+ * @param dataDir - a directory to keep the database in (created from the template the first time);
+ *   in memory without.
  */
-export async function openEmbeddedPostgres(notice: (message: string) => void = () => {}): Promise<PGlite> {
+export async function openEmbeddedPostgres(
+  notice: (message: string) => void = () => {},
+  dataDir?: string,
+): Promise<PGlite> {
   const { PGlite } = await import('@electric-sql/pglite');
+  // Kept on disk (--journal), and created by an earlier run: open it as it is.
+  if (dataDir !== undefined && existsSync(path.join(dataDir, 'PG_VERSION')))
+    return PGlite.create({ dataDir });
   const { template, entry } = await templatePath();
   const saved = await readFile(template).catch(() => undefined);
   if (saved !== undefined) {
     try {
-      return await PGlite.create({ loadDataDir: new Blob([saved]) });
+      return await PGlite.create({
+        ...(dataDir === undefined ? {} : { dataDir }),
+        loadDataDir: new Blob([saved]),
+      });
     } catch {
       // A damaged or foreign template: build a new one below.
     }
@@ -141,7 +175,7 @@ export async function openEmbeddedPostgres(notice: (message: string) => void = (
   } catch {
     // No cache (read-only install): every start pays initdb, nothing else changes.
   }
-  return PGlite.create({ loadDataDir: new Blob([created]) });
+  return PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), loadDataDir: new Blob([created]) });
 }
 
 /** Runs initdb on a worker thread and returns the new cluster's data directory, gzipped. */

@@ -3,11 +3,15 @@
  * PostgreSQL (embedded PGlite by default) through `data-buffer/postgres`, one statement per batch.
  * `npm run demo -- --help` lists the options.
  */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { DataBuffer } from '../../src/index.js';
+import { journal, type Serialized } from '../../src/journal/index.js';
 import { type PostgresSinkResult, postgresSink, type SinkCallInfo } from '../../src/postgres/index.js';
 import { type DemoArgs, HELP, parseDemoArgs } from './args.js';
 import { type DemoDatabase, openDemoDatabase } from './database.js';
 import { type FaultCounters, withFaults } from './faults.js';
+import { Ledger } from './ledger.js';
 import { type DemoSummary, ProgressLine, progressText, summaryText } from './report.js';
 import { type PageView, produceTraffic } from './traffic.js';
 
@@ -35,6 +39,7 @@ async function main(): Promise<number> {
   }
   let database: DemoDatabase;
   try {
+    if (args.journal !== undefined) mkdirSync(args.journal, { recursive: true });
     database = await openWithProgress(args);
   } catch (error) {
     console.error(`demo: cannot open the database: ${(error as Error).message}`);
@@ -72,7 +77,9 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
   };
 
   const parked: ParkedBatch[] = [];
+  const kept = args.journal === undefined ? undefined : await openJournal(args.journal, database);
   const buffer = new DataBuffer<string, PageView>({
+    ...(kept === undefined ? {} : { store: kept.store }),
     interval: 1000,
     jitter: 250,
     maxSize: 1000,
@@ -121,6 +128,25 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
   };
   const ticker = setInterval(redraw, 200);
   redraw();
+  // With a journal: what persisted() acknowledged goes into the ledger, so the next run can count it.
+  const recoveredEvents = buffer.size;
+  const firstId = kept?.ledger.nextId ?? 0;
+  const earlierEvents = kept?.ledger.events ?? 0;
+  let lastId = firstId - 1;
+  const acknowledge = () => {
+    const through = lastId;
+    const count = events;
+    buffer.persisted().then(
+      () => kept?.ledger.acknowledged(through, earlierEvents + count),
+      () => {}, // the journal failed: the buffer stopped accepting views, and says why
+    );
+  };
+  const acknowledging = kept === undefined ? undefined : setInterval(acknowledge, 100);
+  if (recoveredEvents > 0) {
+    console.error(
+      `demo: ${recoveredEvents} page views recovered from the journal in ${args.journal}: delivered first`,
+    );
+  }
 
   try {
     const traffic = await produceTraffic({
@@ -128,7 +154,10 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
       durationMs: args.seconds * 1000,
       paths: args.paths,
       signal: stop.signal,
+      firstId,
       emit: (view) => {
+        kept?.ledger.reserve(view.id);
+        lastId = view.id;
         events++;
         return buffer.insert(view.path, view);
       },
@@ -139,6 +168,8 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
     const closing = performance.now();
     await buffer.close();
     const closeMs = performance.now() - closing;
+    clearInterval(acknowledging);
+    kept?.ledger.acknowledged(lastId, earlierEvents + events);
     redraw();
 
     let reinsertedEvents = 0;
@@ -149,7 +180,9 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
 
     const stats = buffer.stats();
     const rowsStored = await database.countRows();
+    const total = earlierEvents + events;
     const summary: DemoSummary = {
+      ...(kept === undefined ? {} : { journal: { earlierEvents, recoveredEvents, eventsThisRun: events } }),
       database: database.kind,
       seconds: args.seconds,
       producedSeconds: round(producedMs / 1000),
@@ -158,7 +191,7 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
       waitedSeconds: round(traffic.waitedMs / 1000),
       paths: args.paths,
       failRate: args.failRate,
-      events,
+      events: total,
       rowsStored,
       statements: faults.statements,
       statementsOnePerEvent: events,
@@ -172,14 +205,15 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
       bufferedAtClose,
       closeMs: round(closeMs),
       interrupted: stop.signal.aborted,
-      ok: rowsStored === events,
-      checked: events > 0,
+      ok: rowsStored === total,
+      checked: total > 0,
     };
     console.log(args.json ? JSON.stringify(summary) : summaryText(summary, database.label));
     if (!summary.ok) return 1;
     return summary.interrupted ? 130 : 0;
   } finally {
     clearInterval(ticker);
+    clearInterval(acknowledging);
     progress.clear();
     process.off('SIGINT', onInterrupt);
     await buffer.close(); // already closed unless something above threw
@@ -198,12 +232,16 @@ async function openWithProgress(args: DemoArgs): Promise<DemoDatabase> {
   };
   const ticker = setInterval(draw, 200);
   try {
-    const database = await openDemoDatabase(args.database, (message) => {
-      step = { message, started: performance.now() };
-      // Without a progress line, say it once: the next line comes when it is done.
-      if (!line.enabled) console.error(`${message}…`);
-      draw();
-    });
+    const database = await openDemoDatabase(
+      args.database,
+      (message) => {
+        step = { message, started: performance.now() };
+        // Without a progress line, say it once: the next line comes when it is done.
+        if (!line.enabled) console.error(`${message}…`);
+        draw();
+      },
+      args.journal,
+    );
     if (step) {
       line.clear();
       console.error(`${step.message}: done in ${((performance.now() - step.started) / 1000).toFixed(1)} s`);
@@ -213,6 +251,40 @@ async function openWithProgress(args: DemoArgs): Promise<DemoDatabase> {
     clearInterval(ticker);
     line.clear();
   }
+}
+
+/**
+ * With `--journal DIR`: the ledger of views across runs, and the journal for the buffer. Views an
+ * earlier run inserted but had not seen acknowledged when it died count if they survived: in the
+ * journal (read once here, before the buffer opens it) or already in the table.
+ */
+async function openJournal(dir: string, database: DemoDatabase) {
+  const ledger = new Ledger(dir);
+  const journalDir = path.join(dir, 'journal');
+  const options = {
+    dir: journalDir,
+    sync: 'process' as const,
+    // A view's time is a Date: JSON would hand it back as a string.
+    serialize: (view: PageView) => JSON.stringify(view),
+    deserialize: (text: Serialized) => {
+      const view = JSON.parse(typeof text === 'string' ? text : Buffer.from(text).toString()) as PageView & {
+        at: string;
+      };
+      return { ...view, at: new Date(view.at) };
+    },
+  };
+  const { from, through } = ledger.uncertain;
+  if (through >= from) {
+    const survivors = new Set(await database.idsBetween(from, through));
+    const peek = journal<string, PageView>(options);
+    peek.open({ maxSize: 1000, interval: 1000, partitions: 1 });
+    for (const batch of peek.recover()) {
+      for (const view of batch.items) if (view.id >= from && view.id <= through) survivors.add(view.id);
+    }
+    await peek.close();
+    ledger.resolve(survivors.size);
+  }
+  return { ledger, store: journal<string, PageView>(options) };
 }
 
 /** Three decimals are plenty for ms and seconds in a summary. */

@@ -6,6 +6,12 @@ import type { DataBufferStats, LatencyStats } from '../../src/index.js';
 
 /** Everything the summary reports. */
 export interface DemoSummary {
+  /**
+   * With `--journal`: views of earlier runs (acknowledged by `persisted()`, or found to have survived
+   * a kill), views recovered from the journal at this start and delivered first, and this run's own.
+   * `events` then counts every run.
+   */
+  journal?: { earlierEvents: number; recoveredEvents: number; eventsThisRun: number };
   /** `'pglite'` or `'postgres'`. */
   database: string;
   /** Seconds of production asked for. */
@@ -147,6 +153,15 @@ export function summaryText(summary: DemoSummary, label: string): string {
         ? `production waited ${s.waitedSeconds.toFixed(1)} s for room in the full buffer`
         : '',
     ),
+    ...(s.journal === undefined
+      ? []
+      : [
+          row(
+            'from the journal',
+            n(s.journal.recoveredEvents),
+            `recovered at start and delivered first; ${n(s.journal.earlierEvents)} events by earlier runs, ${n(s.journal.eventsThisRun)} by this one`,
+          ),
+        ]),
     row(
       'rows in the table',
       n(s.rowsStored),

@@ -27,6 +27,8 @@ export interface TrafficOptions {
    * `whenReady(signal)` before going on.
    */
   readonly emit: (view: PageView) => boolean;
+  /** The first view's id (a run on a journal goes on from the ids of earlier runs); 0 by default. */
+  readonly firstId?: number;
   /** Resolves once the consumer has room; rejects once `signal` aborts (production then ends). */
   readonly whenReady: (signal: AbortSignal) => Promise<void>;
 }
@@ -57,6 +59,7 @@ const SLICE_MS = 20;
  */
 export async function produceTraffic(options: TrafficOptions): Promise<TrafficResult> {
   const { rate, durationMs, emit, whenReady } = options;
+  const firstId = options.firstId ?? 0;
   const paths = Array.from({ length: options.paths }, (_, i) => pathName(i));
   const started = performance.now();
   const end = started + durationMs;
@@ -77,7 +80,7 @@ export async function produceTraffic(options: TrafficOptions): Promise<TrafficRe
       // Skewed popularity: a cube of a uniform draw puts most views on the first paths.
       const path = paths[Math.floor(paths.length * Math.random() ** 3)] as string;
       const user = `user-${Math.floor(Math.random() * 50_000)}`;
-      const accepted = emit({ id: produced, path, user, at: new Date() });
+      const accepted = emit({ id: firstId + produced, path, user, at: new Date() });
       produced++;
       if (!accepted) {
         const waitStart = performance.now();

@@ -13,19 +13,19 @@
  * @module
  */
 import { inspect } from 'node:util';
+import { brandErrorClass, DataBufferError } from '../errors.js';
 
 /** Stable codes of {@link JournalError}. */
 export type JournalErrorCode = 'ERR_JOURNAL_FAILED' | 'ERR_JOURNAL_LOCKED' | 'ERR_JOURNAL_CLOSED';
 
-const BRAND = Symbol.for('data-buffer.JournalError');
-
 /**
- * A run-time failure of the journal. Branded, so that `instanceof` holds across the package's ESM
- * and CommonJS builds loaded in one process.
+ * A run-time failure of the journal: a {@link DataBufferError}, branded like the core's errors, so that
+ * `instanceof JournalError` and `instanceof DataBufferError` hold across the package's ESM and CommonJS
+ * builds loaded in one process.
  */
-export class JournalError extends Error {
+export class JournalError extends DataBufferError {
   /** Stable, documented identifier of the failure. */
-  readonly code: JournalErrorCode;
+  declare readonly code: JournalErrorCode;
 
   /**
    * @param code - the stable code.
@@ -33,21 +33,11 @@ export class JournalError extends Error {
    * @param options - `cause`: the error that led to this one.
    */
   constructor(code: JournalErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    Object.defineProperty(this, BRAND, { value: true });
-  }
-
-  /** `'JournalError'`. */
-  override get name(): string {
-    return 'JournalError';
-  }
-
-  /** Recognises a `JournalError` from either build of the package. */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+    super(code, message, options);
   }
 }
+
+brandErrorClass(JournalError, ['ERR_JOURNAL_FAILED', 'ERR_JOURNAL_LOCKED', 'ERR_JOURNAL_CLOSED']);
 
 /** A `TypeError` / `RangeError` carrying a Node-style `code`. */
 export type CodedError<E extends Error> = E & { code: string };

@@ -15,6 +15,7 @@
  * | `TAKEN` (2) | the next sequence number at the time (a watermark) | entries | key, u32 count, f64 throughSeq, batchId |
  * | `SETTLED` (3) | watermark | entries | batchId |
  * | `DROPPED` (4) | watermark | entries | key, u32 count, f64 throughSeq |
+ * | `TRIMMED` (6) | watermark | entries | batchId, u32 count, f64 throughSeq (the batch's items up to `throughSeq` were dropped) |
  * | `RELOCATED` (5) | watermark | entries | key, value, f64 seq, u8 taken, [batchId when taken] |
  *
  * Take and drop records name the sequence number of the last item they cover (`throughSeq`), not only a
@@ -38,10 +39,17 @@ export const FRAME_HEADER = 21;
 export const MAX_FRAME = 1024 * 1024 * 1024;
 
 /** Record types. Stable: they are on disk. */
-export const RecordType = Object.freeze({ PUTS: 1, TAKEN: 2, SETTLED: 3, DROPPED: 4, RELOCATED: 5 });
+export const RecordType = Object.freeze({
+  PUTS: 1,
+  TAKEN: 2,
+  SETTLED: 3,
+  DROPPED: 4,
+  RELOCATED: 5,
+  TRIMMED: 6,
+});
 
 /** Highest record type. */
-export const LAST_RECORD_TYPE = 5;
+export const LAST_RECORD_TYPE = 6;
 
 /** A crc32, continuing from `initial`. */
 type Crc32 = (data: Uint8Array, initial?: number) => number;

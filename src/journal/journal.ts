@@ -326,6 +326,19 @@ class JournalBackend<K, V> implements Journal<K, V> {
     this.#writer!.kick();
   }
 
+  trimmed(batchId: string, count: number): void {
+    if (this.#usable() instanceof Error) return;
+    const trimmed = this.#lines.trim(batchId, count);
+    if (trimmed === undefined) return;
+    const out = this.#builder!.begin(RecordType.TRIMMED, this.#nextSeq);
+    out.string(batchId);
+    out.u32(trimmed.count);
+    out.f64(trimmed.through);
+    this.#builder!.added(1);
+    this.#collect(this.#builder!.segment);
+    this.#writer!.kick();
+  }
+
   durable(): Promise<void> {
     const writer = this.#usable();
     if (writer instanceof Error) return Promise.reject(writer);

@@ -90,6 +90,20 @@ export class Lines<K> {
     return true;
   }
 
+  /**
+   * Settles the oldest `count` items of batch `batchId`, which stays taken with the rest.
+   * @returns how many items were settled and the last one's sequence number; `undefined` when no
+   * such batch is unsettled (nothing to record).
+   */
+  trim(batchId: string, count: number): { count: number; through: number } | undefined {
+    const seqs = this.#batches.get(batchId);
+    if (seqs === undefined || count <= 0) return undefined;
+    const trimmed = seqs.splice(0, count);
+    this.#release(trimmed);
+    if (seqs.length === 0) this.#batches.delete(batchId);
+    return { count: trimmed.length, through: trimmed[trimmed.length - 1]! };
+  }
+
   /** Settles the key's oldest `count` untaken items; like {@link take}, without a batch. */
   drop(key: K, count: number): { keyField: Buffer; count: number; through: number } | undefined {
     const dropped = this.#shift(key, count);

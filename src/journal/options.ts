@@ -77,8 +77,11 @@ export interface ResolvedJournalOptions<K, V> {
 
 /** Default option values. */
 export const journalDefaults = Object.freeze({
+  /** {@link JournalOptions.sync}: written to the OS each turn. */
   sync: 'process' as SyncLevel,
+  /** {@link JournalOptions.syncInterval}, in ms. */
   syncInterval: 200,
+  /** {@link JournalOptions.segmentBytes}: 64 MiB. */
   segmentBytes: 64 * 1024 * 1024,
 });
 

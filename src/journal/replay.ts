@@ -2,7 +2,8 @@
  * Rebuilding what an earlier run left unsettled from the frames of its segments, in order: puts add
  * items to their key's line, takes close the oldest of them into batches, settles and drops remove
  * them. A take closes every untaken item up to the last one it names; a drop removes the `count`
- * newest of those (the same items when nothing is missing; see `drop` for when something is). Records about items that are no longer on disk (their segment was deleted once they all
+ * newest of those (the same items when nothing is missing; see `drop` for when something is); a trim
+ * removes a taken batch's oldest items. Records about items that are no longer on disk (their segment was deleted once they all
  * settled) find nothing and change nothing: takes and drops name the last item they cover.
  * @module
  */
@@ -171,6 +172,23 @@ export function replay<K, V>(
             batchOwners.delete(id);
             const index = state.batches.findIndex((batch) => batch.id === id);
             if (index >= 0) state.batches.splice(index, 1);
+          }
+        } else if (frame.type === RecordType.TRIMMED) {
+          for (let i = 0; i < frame.count; i++) {
+            const id = input.string();
+            input.u32();
+            // By sequence number, not count: some of the batch's items may arrive later, copied
+            // forward by a compaction (their first segment is gone); those were not trimmed.
+            const through = input.f64();
+            const state = batchOwners.get(id);
+            const index = state?.batches.findIndex((batch) => batch.id === id) ?? -1;
+            if (state === undefined || index < 0) continue;
+            const batch = state.batches[index]!;
+            batch.items = batch.items.filter((item) => item.seq > through);
+            if (batch.items.length === 0) {
+              state.batches.splice(index, 1);
+              batchOwners.delete(id);
+            }
           }
         } else {
           for (let i = 0; i < frame.count; i++) {

@@ -16,12 +16,15 @@ import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 
 /** Payload of `data-buffer:journal:recover`. */
 export interface RecoverMessage {
+  /** The journal's directory, as given to `journal({ dir })`. */
   readonly dir: string;
   /** Unsettled items handed back. */
   readonly items: number;
   /** Of which in batches that had been taken. */
   readonly takenBatches: number;
+  /** Bytes cut off a torn tail of the newest segment. */
   readonly truncatedBytes: number;
+  /** Bad bytes moved into `quarantine/`. */
   readonly quarantinedBytes: number;
   /** Files written into `quarantine/`. */
   readonly quarantineFiles: readonly string[];
@@ -29,9 +32,11 @@ export interface RecoverMessage {
 
 /** Payload of `data-buffer:journal:discard`. */
 export interface DiscardMessage {
+  /** The journal's directory, as given to `journal({ dir })`. */
   readonly dir: string;
   /** `'truncated'`: a torn tail of the newest segment; `'quarantined'`: bad bytes moved aside. */
   readonly kind: 'truncated' | 'quarantined';
+  /** Bytes discarded. */
   readonly bytes: number;
   /** The quarantine files, for `'quarantined'`. */
   readonly files: readonly string[];
@@ -39,6 +44,7 @@ export interface DiscardMessage {
 
 /** Payload of `data-buffer:journal:sync`. */
 export interface SyncMessage {
+  /** The journal's directory, as given to `journal({ dir })`. */
   readonly dir: string;
   /** How long the fdatasync took, in ms. */
   readonly duration: number;
@@ -46,23 +52,33 @@ export interface SyncMessage {
 
 /** Payload of `data-buffer:journal:segment`. */
 export interface SegmentMessage {
+  /** The journal's directory, as given to `journal({ dir })`. */
   readonly dir: string;
+  /** Whether the segment was created or deleted. */
   readonly action: 'created' | 'deleted';
+  /** The segment's path. */
   readonly file: string;
 }
 
 /** Payload of `data-buffer:journal:failed`. */
 export interface FailedMessage {
+  /** The journal's directory, as given to `journal({ dir })`. */
   readonly dir: string;
+  /** The failure (a `JournalError` with code `ERR_JOURNAL_FAILED`, its `cause` the file-system error). */
   readonly error: Error;
 }
 
 /** Names of the journal's channels. */
 export const journalChannelNames = Object.freeze({
+  /** {@link RecoverMessage}: `open` read an earlier run back. */
   recover: 'data-buffer:journal:recover',
+  /** {@link DiscardMessage}: recovery cut a torn tail or quarantined bad bytes. */
   discard: 'data-buffer:journal:discard',
+  /** {@link SyncMessage}: an fdatasync finished. */
   sync: 'data-buffer:journal:sync',
+  /** {@link SegmentMessage}: a segment was created or deleted. */
   segment: 'data-buffer:journal:segment',
+  /** {@link FailedMessage}: the journal failed and stopped. */
   failed: 'data-buffer:journal:failed',
 });
 
@@ -85,9 +101,11 @@ export type JournalStats = {
   readonly writes: number;
   /** fdatasync calls finished. */
   readonly syncs: number;
-  /** fdatasync latency: median, 99th percentile and max, in ms. */
+  /** fdatasync latency, median, in ms (0 before the first sync). */
   readonly syncP50: number;
+  /** fdatasync latency, 99th percentile, in ms. */
   readonly syncP99: number;
+  /** fdatasync latency, slowest, in ms. */
   readonly syncMax: number;
   /** Items handed back by `recover()`. */
   readonly recoveredItems: number;
@@ -103,8 +121,9 @@ export type JournalStats = {
   readonly compactions: number;
   /** Items copied forward by compactions. */
   readonly relocatedItems: number;
-  /** Keys with untaken items, and taken batches not settled (what the journal tracks). */
+  /** Keys with untaken items (what the journal tracks). */
   readonly keys: number;
+  /** Taken batches not settled yet. */
   readonly batches: number;
   /** 1 once the journal failed (fail-stop), else 0. */
   readonly failed: number;

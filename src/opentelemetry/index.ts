@@ -90,12 +90,66 @@ export const metricNames = Object.freeze({
   inFlight: 'data_buffer.items.in_flight',
   /** Histogram, `s`: the duration of each `handleFlush` attempt; `error.type` is set on failed ones. */
   flushDuration: 'data_buffer.flush.duration',
+  /** Observable counter, `By`: the store's `bytesWritten` (the journal's bytes written to segments). */
+  storeBytesWritten: 'data_buffer.store.bytes_written',
+  /** Observable counter, `{item}`: the store's `itemsWritten`. */
+  storeItemsWritten: 'data_buffer.store.items_written',
+  /** Observable counter, `{sync}`: the store's `syncs` (fdatasyncs finished). */
+  storeSyncs: 'data_buffer.store.syncs',
+  /** Observable counter, `{item}`: the store's `recoveredItems` (handed back at start). */
+  storeRecoveredItems: 'data_buffer.store.items_recovered',
+  /** Observable counter, `By`: the store's `quarantinedBytes` (bad bytes moved aside at start). */
+  storeQuarantinedBytes: 'data_buffer.store.bytes_quarantined',
+  /** Observable counter, `By`: the store's `truncatedBytes` (a torn tail cut off at start). */
+  storeTruncatedBytes: 'data_buffer.store.bytes_truncated',
+  /**
+   * Observable gauge, `s`: the store's fdatasync latency; `data_buffer.quantile` is `0.5`, `0.99` or
+   * `1` (the slowest).
+   */
+  storeSyncDuration: 'data_buffer.store.sync.duration',
 });
+
+/** The store counters reported, by the field of the store's `stats()` they read (the journal's names). */
+const STORE_COUNTERS: readonly {
+  field: string;
+  name: keyof typeof metricNames;
+  unit: string;
+  description: string;
+}[] = [
+  { field: 'bytesWritten', name: 'storeBytesWritten', unit: 'By', description: 'Bytes the store wrote.' },
+  { field: 'itemsWritten', name: 'storeItemsWritten', unit: '{item}', description: 'Items the store wrote.' },
+  { field: 'syncs', name: 'storeSyncs', unit: '{sync}', description: 'fdatasyncs the store finished.' },
+  {
+    field: 'recoveredItems',
+    name: 'storeRecoveredItems',
+    unit: '{item}',
+    description: 'Items an earlier run left unsettled, handed back at start.',
+  },
+  {
+    field: 'quarantinedBytes',
+    name: 'storeQuarantinedBytes',
+    unit: 'By',
+    description: 'Bad bytes moved aside at start.',
+  },
+  {
+    field: 'truncatedBytes',
+    name: 'storeTruncatedBytes',
+    unit: 'By',
+    description: 'Bytes of a torn tail cut off at start.',
+  },
+];
+
+/** The sync latency fields of the store's `stats()` (ms), by the quantile they stand for. */
+const STORE_SYNC_QUANTILES: readonly { field: string; quantile: number }[] = [
+  { field: 'syncP50', quantile: 0.5 },
+  { field: 'syncP99', quantile: 0.99 },
+  { field: 'syncMax', quantile: 1 },
+];
 
 /** The instrumentation scope of the meter and tracer taken from a provider; its version is the package's. */
 const SCOPE = 'data-buffer';
 
-type Counted = Exclude<keyof DataBufferStats, 'latency' | 'buffered' | 'inFlight'>;
+type Counted = Exclude<keyof DataBufferStats, 'latency' | 'buffered' | 'inFlight' | 'store'>;
 
 /** Monotonic counters: the stats fields that only grow. */
 const COUNTERS: readonly { field: Counted; unit: string; description: string }[] = [
@@ -131,7 +185,9 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
  *   attempt counters (`data_buffer.items.inserted`, unit `{item}`, and so on);
  * - observable up-down counters for the items held now and in flight;
  * - the histogram `data_buffer.flush.duration` (unit `s`) of every `handleFlush` attempt, timed
- *   through the `data-buffer:flush` tracing channel, with `error.type` set on failed attempts.
+ *   through the `data-buffer:flush` tracing channel, with `error.type` set on failed attempts;
+ * - with a `store` that keeps counters (the journal), `data_buffer.store.*`: bytes and items written,
+ *   fdatasyncs and their latency by quantile, items recovered, bytes quarantined and truncated.
  *
  * And, unless `spans: false`, one span per `handleFlush` attempt, named {@link FLUSH_SPAN_NAME},
  * with the attributes of {@link flushSpanAttributes} (key, items, batch id, attempt, partition,
@@ -167,12 +223,43 @@ export function instrumentDataBuffer(
     field,
     instrument: meter.createObservableUpDownCounter(metricNames[field], { unit: '{item}', description }),
   }));
-  const observables: Observable[] = [...counters, ...levels].map(({ instrument }) => instrument);
+  const storeCounters = STORE_COUNTERS.map(({ field, name, unit, description }) => ({
+    field,
+    instrument: meter.createObservableCounter(metricNames[name], { unit, description }),
+  }));
+  // Observable gauges came with @opentelemetry/api 1.x later than counters: without one, no sync latency.
+  const syncDuration =
+    typeof meter.createObservableGauge === 'function'
+      ? meter.createObservableGauge(metricNames.storeSyncDuration, {
+          unit: 's',
+          description: "The store's fdatasync latency, by quantile (data_buffer.quantile).",
+        })
+      : undefined;
+  const quantileAttributes = STORE_SYNC_QUANTILES.map(({ field, quantile }) => ({
+    field,
+    attributes: Object.freeze({ ...attributes, 'data_buffer.quantile': quantile }),
+  }));
+  const observables: Observable[] = [
+    ...[...counters, ...levels, ...storeCounters].map(({ instrument }) => instrument),
+    ...(syncDuration === undefined ? [] : [syncDuration]),
+  ];
   // One stats() snapshot per collection, so the figures of one export agree with each other.
   const observe: BatchObservableCallback = (result) => {
     const stats = buffer.stats();
     for (const { field, instrument } of counters) result.observe(instrument, stats[field], attributes);
     for (const { field, instrument } of levels) result.observe(instrument, stats[field], attributes);
+    // Only for a buffer with a store that keeps counters (the journal); fields it lacks are skipped.
+    const store = stats.store;
+    if (store === undefined) return;
+    for (const { field, instrument } of storeCounters) {
+      const value = store[field];
+      if (value !== undefined) result.observe(instrument, value, attributes);
+    }
+    if (syncDuration === undefined || (store.syncs ?? 0) === 0) return;
+    for (const { field, attributes: withQuantile } of quantileAttributes) {
+      const ms = store[field];
+      if (ms !== undefined) result.observe(syncDuration, ms / 1000, withQuantile);
+    }
   };
   meter.addBatchObservableCallback(observe, observables);
 

@@ -65,7 +65,11 @@ export type PostgresColumns<K, V, C> = string extends keyof C
   : {
       readonly [Name in keyof C]: Name extends keyof V
         ? undefined extends V[Name]
-          ? ColumnSpec<K, V> | (PropertyColumn & { readonly optional: true })
+          ?
+              | ColumnSpec<K, V>
+              | (PropertyColumn & {
+                  /** Required for an optional property: a missing one means NULL. */ readonly optional: true;
+                })
           : ColumnSpec<K, V> | PropertyColumn | string
         : ColumnSpec<K, V> | NotAnItemProperty<Name>;
     };

@@ -68,6 +68,14 @@ describe('journal against a model', () => {
             const [batch] = owner.batches.splice(Math.floor(rand() * owner.batches.length), 1);
             backend.settled(batch!.id);
           }
+        } else if (draw < 0.8 && line.batches.length > 0) {
+          // onFull: 'drop-oldest' drops the oldest items of a taken, unstarted batch (not all of them).
+          const batch = line.batches[Math.floor(rand() * line.batches.length)]!;
+          if (batch.items.length > 1) {
+            const count = 1 + Math.floor(rand() * (batch.items.length - 1));
+            batch.items.splice(0, count);
+            backend.trimmed(batch.id, count);
+          }
         } else if (draw < 0.85 && line.untaken.length > 0) {
           const count = 1 + Math.floor(rand() * line.untaken.length);
           line.untaken.splice(0, count);

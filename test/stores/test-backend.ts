@@ -14,7 +14,8 @@ export type BackendCall<K, V> =
   | { op: 'close' }
   | { op: 'taken'; key: K; count: number; batchId: string }
   | { op: 'settled'; batchId: string }
-  | { op: 'dropped'; key: K; count: number };
+  | { op: 'dropped'; key: K; count: number }
+  | { op: 'trimmed'; batchId: string; count: number };
 
 /** How the test backend behaves. */
 export interface TestBackendOptions<K, V> {
@@ -70,6 +71,9 @@ export function testBackend<K, V>(options: TestBackendOptions<K, V> = {}) {
     },
     dropped(key, count) {
       calls.push({ op: 'dropped', key, count });
+    },
+    trimmed(batchId, count) {
+      calls.push({ op: 'trimmed', batchId, count });
     },
   };
   return {
