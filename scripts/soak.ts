@@ -6,15 +6,24 @@
  *
  *   npm run soak -- --seconds 60 --policy drop-oldest
  *
- * Options: `--seconds N` per policy (default 60), `--policy P` (default: all four, one after the
+ * A fifth scenario, `ignored`, follows the README's request-log recipe into a dead database: the
+ * default policy (`'backpressure'`), `insert()`'s return value ignored, a sink that never answers. The
+ * hard ceiling (twice the budget) must hold the heap, and every refused item must be counted, given to
+ * `onDrop` and warned about at most once a second.
+ *
+ * Options: `--seconds N` per scenario (default 60), `--policy P` (default: all five, one after the
  * other), `--budget-mib N` for `maxBufferedBytes` (default 64). Run with `--expose-gc` (the npm script
  * does) so each sample follows a full collection and the heap figure is the live heap.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { CEILING } from '../src/budget.js';
 import { BufferFullError, DataBuffer, type OnFullPolicy } from '../src/index.js';
 
-const POLICIES: readonly OnFullPolicy[] = ['drop-oldest', 'drop-newest', 'throw', 'block'];
+const POLICIES: readonly OnFullPolicy[] = ['drop-oldest', 'drop-newest', 'throw', 'backpressure'];
+/** The default policy with the return value ignored and the sink stuck. */
+const IGNORED = 'ignored';
+const SCENARIOS: readonly string[] = [...POLICIES, IGNORED];
 const KEYS = 100;
 const MiB = 1024 * 1024;
 
@@ -30,10 +39,10 @@ const budgetBytes = Number(args['budget-mib']) * MiB;
 if (!(seconds > 0)) throw new RangeError(`Expected --seconds to be a number > 0, got ${args.seconds}`);
 if (!(budgetBytes > 0))
   throw new RangeError(`Expected --budget-mib to be a number > 0, got ${args['budget-mib']}`);
-const policies = args.policy === undefined ? POLICIES : [args.policy as OnFullPolicy];
+const policies = args.policy === undefined ? SCENARIOS : [args.policy];
 for (const policy of policies) {
-  if (!POLICIES.includes(policy))
-    throw new TypeError(`Expected --policy to be one of ${POLICIES.join(', ')}, got ${policy}`);
+  if (!SCENARIOS.includes(policy))
+    throw new TypeError(`Expected --policy to be one of ${SCENARIOS.join(', ')}, got ${policy}`);
 }
 
 /** One buffered event: an object with a 100-character payload of its own, as a page view might be. */
@@ -160,7 +169,7 @@ async function soak(policy: OnFullPolicy, fullSpeed: number) {
     for (let i = 0; i < 256; i++) {
       const item = event();
       try {
-        if (!buffer.insert(item.key, item) && policy === 'block') {
+        if (!buffer.insert(item.key, item) && policy === 'backpressure') {
           await buffer.ready();
           sliceStart = performance.now();
         }
@@ -259,11 +268,102 @@ function startId(policy: OnFullPolicy): number {
   return startIds.get(policy) ?? 0;
 }
 
+/**
+ * The request-log recipe into a dead database: default `onFull`, `insert()`'s result ignored, a sink
+ * that never answers. Memory must stay bounded by the hard ceiling and every refused item be counted.
+ */
+async function soakIgnored(): Promise<boolean> {
+  let onDropped = 0;
+  let warnings = 0;
+  let handedToHandleError = 0;
+  const buffer = new DataBuffer<string, Event>({
+    maxBufferedBytes: budgetBytes,
+    onDrop: (_key, items, reason) => {
+      if (reason === 'backpressure') onDropped += items.length;
+    },
+    flushOnExit: false,
+    logger: {
+      error: (message) => console.error(message),
+      warn: () => {
+        warnings++;
+      },
+    },
+    handleFlush: () => new Promise(() => {}), // the database is down, and the driver never answers
+    handleError: (_key, items) => {
+      handedToHandleError += items.length;
+    },
+  });
+  const first = nextId;
+  global.gc?.();
+  const baseline = process.memoryUsage();
+  let peakHeap = 0;
+  let peakBuffered = 0;
+  const sampler = setInterval(() => {
+    global.gc?.();
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+    peakBuffered = Math.max(peakBuffered, buffer.size);
+  }, 1000);
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 4096; i++) {
+      const item = event();
+      buffer.insert(item.key, item); // the recipe's call: the result is ignored
+    }
+    await nextTurn();
+  }
+  clearInterval(sampler);
+  const produced = nextId - first;
+  const before = buffer.stats();
+  const report = await buffer.close({ timeout: 1000 });
+  const stats = buffer.stats();
+  const heapGrowth = peakHeap - baseline.heapUsed;
+  const problems: string[] = [];
+  if (stats.inserted !== produced) problems.push(`produced ${produced}, stats.inserted ${stats.inserted}`);
+  if (before.dropped !== onDropped) problems.push(`onDrop got ${onDropped}, stats.dropped ${before.dropped}`);
+  if (before.dropped + before.buffered !== produced)
+    problems.push(`dropped ${before.dropped} + buffered ${before.buffered} != produced ${produced}`);
+  if (stats.failed !== handedToHandleError || stats.failed !== before.buffered)
+    problems.push(
+      `handleError got ${handedToHandleError}, stats.failed ${stats.failed}, held ${before.buffered}`,
+    );
+  if (warnings > seconds + 2) problems.push(`${warnings} warnings in ${seconds} s: more than one a second`);
+  // What 'backpressure' promises a producer that ignores `false`: the hard ceiling, CEILING times the
+  // byte budget (the default sizeOf errs high, so the live heap stays under the estimate).
+  const slack = 32 * MiB;
+  if (heapGrowth > budgetBytes * CEILING + slack)
+    problems.push(
+      `the heap grew by ${mib(heapGrowth)} MiB, over the hard ceiling of ${mib(budgetBytes * CEILING)} MiB`,
+    );
+  const summary = {
+    scenario: `default onFull, insert() result ignored, sink stuck, ${seconds} s`,
+    budgetMiB: mib(budgetBytes),
+    hardCeilingMiB: mib(budgetBytes * CEILING),
+    heapGrowthPeakMiB: mib(heapGrowth),
+    peakBuffered,
+    accounting: {
+      produced,
+      inserted: stats.inserted,
+      refused: before.dropped,
+      onDrop: onDropped,
+      heldAtClose: before.buffered,
+      handedToHandleErrorAtClose: stats.failed,
+      warnings,
+    },
+    close: report,
+    ok: problems.length === 0,
+    problems,
+  };
+  console.log(JSON.stringify(summary, null, 2));
+  return problems.length === 0;
+}
+
 const fullSpeed = await calibrate();
 let ok = true;
 for (const policy of policies) {
-  startIds.set(policy, nextId);
-  if (!(await soak(policy, fullSpeed))) ok = false;
+  startIds.set(policy as OnFullPolicy, nextId);
+  const passed = policy === IGNORED ? await soakIgnored() : await soak(policy as OnFullPolicy, fullSpeed);
+  if (!passed) ok = false;
   global.gc?.();
   await sleep(500);
 }

@@ -20,6 +20,9 @@ export interface ReadyOptions {
   signal?: AbortSignal;
 }
 
+/** The hard ceiling of `onFull: 'backpressure'`, as a multiple of the budget (both limits). */
+export const CEILING = 2;
+
 /**
  * Held items and bytes against `maxBuffered` / `maxBufferedBytes`.
  *
@@ -111,6 +114,16 @@ export class Budget<V> {
   /** Whether the buffer has room: under both limits. */
   hasRoom(): boolean {
     return this.held < this.maxBuffered && this.heldBytes < this.maxBytes;
+  }
+
+  /**
+   * Whether an item of `bytes` stays under the hard ceiling of `onFull: 'backpressure'`: twice the item
+   * limit in force (`maxBuffered`, or what the byte budget allows at the sampled estimate) and twice
+   * `maxBufferedBytes` for measured items. Past it, items are refused (and reported), so a producer that
+   * ignores `insert`'s `false` cannot grow the buffer without bound.
+   */
+  underCeilingFor(bytes: number): boolean {
+    return this.held < this.maxBuffered * CEILING && this.heldBytes + bytes <= this.maxBytes * CEILING;
   }
 
   /** Whether an item of `bytes` finds the buffer full. */

@@ -16,12 +16,23 @@ import type { FailureReason } from './options.js';
 import type { DataBufferStats } from './stats.js';
 import { now, startTimer, type Timer } from './timers.js';
 
+/**
+ * Default deadline of {@link DataBuffer.close}, in ms: 25 s. Kubernetes sends SIGKILL 30 s after SIGTERM
+ * (`terminationGracePeriodSeconds`); 25 s leaves 5 s for what the deadline starts (the undelivered
+ * batches' `handleError` calls, by default a log line each) and for the process to exit. Against a
+ * hung sink, the defaults (`flushTimeout` 60 s, 5 attempts) would otherwise keep `close()` waiting for
+ * minutes.
+ */
+export const CLOSE_TIMEOUT = 25_000;
+
 /** Options of {@link DataBuffer.close}. */
 export interface CloseOptions {
   /**
    * How long to wait for deliveries, in ms. Batches still undelivered then go to `handleError` with a
    * {@link ShutdownError} (reason `'shutdown'`), and the close waits for those `handleError` calls
-   * too, each for at most `flushTimeout`. @default Infinity (wait for every retry)
+   * too, each for at most `flushTimeout`. `Infinity` waits for every retry.
+   * @default 25000: inside Kubernetes' 30 s grace period, with 5 s left for
+   *   `handleError` and exit
    */
   timeout?: number;
 }
@@ -99,6 +110,10 @@ export class Closing<K, V> {
     const before = context.stats();
     this.holdProcessOpen();
     context.stopIntake();
+    // The snapshot is taken once the code that called close() has returned: close() may be called from
+    // user code an insert runs (`onDrop`, `sizeOf`, an `insertMany` iterable), and the rest of that
+    // insert's items must be taken too, not left in an open batch nothing takes any more.
+    await undefined;
     await context.takeAllOpen();
     const everything = context.everySettled();
     let timedOut = false;

@@ -12,7 +12,7 @@
 import type { Writable } from 'node:stream';
 import type { Budget, ReadyOptions } from './budget.js';
 import type { Claims } from './claims.js';
-import type { CloseOptions, CloseReport, Closing } from './closing.js';
+import { CLOSE_TIMEOUT, type CloseOptions, type CloseReport, type Closing } from './closing.js';
 import { FAILING, isCounted, QUEUED, RETRYING, RUNNING } from './delivery.js';
 import { channels } from './diagnostics.js';
 import { BufferClosedError, describe, invalidArgType } from './errors.js';
@@ -318,6 +318,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       keys: 0,
       items: 0,
       inFlight: 0,
+      handlingErrors: 0,
       queued: 0,
       retrying: 0,
     }));
@@ -332,7 +333,8 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
       part.keys++;
       for (const delivery of lines.of(first.key)) {
         if (isCounted(delivery)) part.items += delivery.items.length;
-        if (delivery.state === RUNNING || delivery.state === FAILING) part.inFlight++;
+        if (delivery.state === RUNNING) part.inFlight++;
+        else if (delivery.state === FAILING) part.handlingErrors++;
         else if (delivery.state === RETRYING) part.retrying++;
         else if (delivery.state === QUEUED) part.queued++;
       }
@@ -394,14 +396,15 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
 
   /**
    * Stops accepting items, stops the timers, flushes everything and waits for every delivery,
-   * retries included. Idempotent: later calls return the first call's promise.
+   * retries included, until `timeout` (default 25 s); what is undelivered then
+   * goes to `handleError` with a {@link ShutdownError}. Idempotent: later calls return the first call's promise.
    * @returns what happened while closing.
    */
   close(options: CloseOptions = {}): Promise<CloseReport> {
     const closing = this.#closing.promise;
     if (closing !== undefined) return closing;
     checkOptionsObject('close', options);
-    const timeout = checkTimeout(options.timeout);
+    const timeout = options.timeout === undefined ? CLOSE_TIMEOUT : checkTimeout(options.timeout);
     this.#closed = true;
     this.#budget.stopQuickInserts();
     unregisterLive(this);

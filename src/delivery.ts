@@ -129,3 +129,38 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as PromiseLike<unknown>).then === 'function'
   );
 }
+
+/**
+ * What a handler's result comes to, read once as `await` reads it: `undefined` when it is no thenable
+ * (the attempt succeeded at once), else a native promise of its outcome. Everything read from the
+ * result is user code (a `then` getter, a revoked Proxy, a native promise's `constructor` getter) and
+ * may throw: this throws what it throws, and the caller fails the attempt, as `await` would reject.
+ *
+ * A native promise is used as it is, and only through the engine's own `then` ({@link nativeThen}): a
+ * promise's own `then` property is not trusted. A thenable's own `then` is called on a later microtask
+ * by `Promise.resolve`, with callbacks that act once, so one that calls back at once, twice, or throws
+ * cannot run the partition on inside the attempt or settle a later one.
+ */
+export function settlementOf(result: unknown): Promise<unknown> | undefined {
+  if (!isThenable(result)) return undefined;
+  return Promise.resolve(result);
+}
+
+/**
+ * {@link settlementOf} for a traced attempt (a `data-buffer:flush` subscriber): always a native
+ * promise, never a throw, and with the same outcome as the untraced attempt, so that who observes never
+ * changes what happens. A result that is no thenable resolves to `undefined`: reading it again could
+ * run a getter a second time.
+ */
+export function tracedSettlement(call: () => unknown): Promise<unknown> {
+  try {
+    const settlement = settlementOf(call());
+    return settlement === undefined ? Promise.resolve(undefined) : nativeThen.call(settlement, identity);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function identity<T>(value: T): T {
+  return value;
+}

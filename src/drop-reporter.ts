@@ -55,7 +55,9 @@ export class DropReporter {
     this.#unreported = 0;
     try {
       this.#logger.warn(
-        `data-buffer: dropped ${count} item(s): the buffer is full (onFull: '${this.#policy}')`,
+        this.#policy === 'backpressure'
+          ? `data-buffer: refused ${count} item(s): the buffer is at its hard ceiling (twice maxBuffered / maxBufferedBytes) because inserts went on without waiting for ready() (onFull: 'backpressure')`
+          : `data-buffer: dropped ${count} item(s): the buffer is full (onFull: '${this.#policy}')`,
         {
           dropped: count,
         },

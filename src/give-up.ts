@@ -8,7 +8,7 @@
  * lost and logged, never thrown.
  * @module
  */
-import { AttemptInfo, type Delivery, FAILING, isThenable } from './delivery.js';
+import { AttemptInfo, type Delivery, FAILING, nativeThen, settlementOf } from './delivery.js';
 import { channels } from './diagnostics.js';
 import { describe, FlushTimeoutError } from './errors.js';
 import type { ErrorInfo, FailureReason, ResolvedOptions } from './options.js';
@@ -73,8 +73,10 @@ export class GiveUp<K, V, M> {
     };
     try {
       const result = this.#context.handleError(delivery.key, delivery.items, error, info);
-      if (isThenable(result)) {
-        await this.#settleInTime(result, new AttemptInfo<M>(0, delivery.partition, meta, batchId));
+      // Read as a flush's result is (settlementOf): a `then` getter that throws is a failed handleError.
+      const settlement = settlementOf(result);
+      if (settlement !== undefined) {
+        await this.#settleInTime(settlement, new AttemptInfo<M>(0, delivery.partition, meta, batchId));
       }
     } catch (handlerError) {
       counters.lost += count;
@@ -94,7 +96,7 @@ export class GiveUp<K, V, M> {
    * Waits for `handleError`'s promise, for at most `flushTimeout`. A timer of its own, not the
    * partition's watchdog: while closing, `handleError` calls run side by side.
    */
-  #settleInTime(result: PromiseLike<unknown>, info: AttemptInfo<M>): Promise<void> {
+  #settleInTime(result: Promise<unknown>, info: AttemptInfo<M>): Promise<void> {
     const timers = this.#context.timers;
     return new Promise<void>((resolve, reject) => {
       const { flushTimeout } = this.#options;
@@ -111,22 +113,17 @@ export class GiveUp<K, V, M> {
           reject(reason);
         }, flushTimeout);
       }
-      try {
-        result.then(
-          () => {
-            stop();
-            resolve();
-          },
-          (error: unknown) => {
-            stop();
-            reject(error);
-          },
-        );
-      } catch (thenError) {
-        // A thenable whose `then` throws: handleError failed, and its timer must not outlive it.
-        stop();
-        reject(thenError);
-      }
+      nativeThen.call(
+        result,
+        () => {
+          stop();
+          resolve();
+        },
+        (error: unknown) => {
+          stop();
+          reject(error);
+        },
+      );
     });
   }
 }

@@ -14,6 +14,7 @@ export type {
   Staged,
 } from './backend.js';
 export { type CloseOnSignalsOptions, closeOnSignals } from './close-on-signals.js';
+export { createDataBuffer, type DataBufferOptionsWithFlush } from './create-data-buffer.js';
 export {
   type CloseOptions,
   type CloseReport,

@@ -1,5 +1,5 @@
 /**
- * What an insert does when the budget is full: the four `onFull` policies, eviction under
+ * What an insert does when the budget is full: the four `onFull` policies (and the hard ceiling of `'backpressure'`), eviction under
  * `'drop-oldest'`, and the reporting of dropped items (counters, diagnostics, `onDrop`, the logger).
  *
  * Owns the deliveries that `'drop-oldest'` may still drop (those whose first attempt has not started,
@@ -63,8 +63,12 @@ export class OnFull<K, V> {
   /** The buffer is full for an item of `bytes`: apply `onFull`. Returns whether the item should be stored. */
   admit(key: K, value: V, bytes: number): boolean {
     switch (this.#options.onFull) {
-      case 'block':
-        return true;
+      case 'backpressure':
+        // Over the budget, the producer is told (`false`) and should wait for ready(); one that does
+        // not is refused at the hard ceiling, so memory stays bounded whatever it does with `false`.
+        if (this.#context.budget.underCeilingFor(bytes)) return true;
+        this.dropped(key, [value], 'backpressure');
+        return false;
       case 'throw':
         throw new BufferFullError(this.#context.budget.fullness(bytes));
       case 'drop-newest':

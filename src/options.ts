@@ -20,11 +20,18 @@ export type FailureReason =
   /** A batch claimed from a shared store lost its lease too many times ({@link PoisonedBatchError}). */
   | 'poisoned';
 
-/** What an insert into a full buffer does; see the README's "Memory budget" section. */
-export type OnFullPolicy = 'block' | 'drop-oldest' | 'drop-newest' | 'throw';
+/**
+ * What an insert into a full buffer does; see the README's "Memory budget" section. `'backpressure'`
+ * stores the item and returns `false` (wait for `ready()`), and refuses items past a hard ceiling of
+ * twice the budget; `'block'` is its former name, still accepted.
+ */
+export type OnFullPolicy = 'backpressure' | 'block' | 'drop-oldest' | 'drop-newest' | 'throw';
 
-/** Why items were dropped: the `onFull` policy that dropped them. */
-export type DropReason = 'drop-oldest' | 'drop-newest';
+/**
+ * Why items were dropped: the `onFull` policy that dropped them. `'backpressure'`: refused at the hard
+ * ceiling (twice `maxBuffered` / `maxBufferedBytes`) by a producer that did not wait for `ready()`.
+ */
+export type DropReason = 'backpressure' | 'drop-oldest' | 'drop-newest';
 
 /** How the wait before a retry grows: the seed's fixed delay, exponential with full jitter, or your own (ms). */
 export type RetryBackoff = 'fixed' | 'exponential' | ((attempt: number, error: Error) => number);
@@ -151,9 +158,15 @@ export interface DataBufferOptions<K, V, M = unknown> {
    * @default {@link estimateSize}: a bounded walk that errs high and never calls getters (see the README)
    */
   sizeOf?: (value: V) => number;
-  /** What an insert into a full buffer does. @default 'block' */
+  /**
+   * What an insert into a full buffer does. `'block'` is accepted as the former name of
+   * `'backpressure'`. @default 'backpressure'
+   */
   onFull?: OnFullPolicy;
-  /** Receives the items that `onFull: 'drop-oldest' | 'drop-newest'` drops. */
+  /**
+   * Receives the items that `onFull` drops: `'drop-oldest'`, `'drop-newest'`, and `'backpressure'` past
+   * its hard ceiling. Not allowed with `'throw'`, which drops nothing.
+   */
   onDrop?: DropHandler<K, V>;
   /** Where lost and dropped data is reported (drops at most once a second). @default console */
   logger?: Logger;
@@ -194,7 +207,8 @@ export interface ResolvedOptions<K, V, M> {
   readonly maxBuffered: number;
   readonly maxBufferedBytes: number;
   readonly sizeOf: (value: V) => number;
-  readonly onFull: OnFullPolicy;
+  /** `'block'` is resolved to `'backpressure'`. */
+  readonly onFull: Exclude<OnFullPolicy, 'block'>;
   readonly onDrop: DropHandler<K, V> | undefined;
   readonly logger: Logger;
   readonly flushOnExit: boolean;
@@ -232,12 +246,18 @@ export const defaults = Object.freeze({
   /** Default of {@link DataBufferOptions.maxBufferedBytes}. */
   maxBufferedBytes: 256 * 1024 * 1024,
   /** Default of {@link DataBufferOptions.onFull}. */
-  onFull: 'block' as OnFullPolicy,
+  onFull: 'backpressure' as Exclude<OnFullPolicy, 'block'>,
   /** Default of {@link DataBufferOptions.flushOnExit}. */
   flushOnExit: true,
 });
 
-const ON_FULL_POLICIES: readonly OnFullPolicy[] = ['block', 'drop-oldest', 'drop-newest', 'throw'];
+const ON_FULL_POLICIES: readonly OnFullPolicy[] = [
+  'backpressure',
+  'drop-oldest',
+  'drop-newest',
+  'throw',
+  'block',
+];
 const KNOWN_OPTIONS = new Set([
   'handleFlush',
   'handleError',
@@ -334,13 +354,9 @@ export function resolveOptions<K, V, M>(
       `Expected \`retryDelayMax\` (${resolved.retryDelayMax}) to be at least \`retryDelay\` (${resolved.retryDelay}) with \`retryBackoff: 'exponential'\``,
     );
   }
-  if (
-    resolved.onDrop !== undefined &&
-    resolved.onFull !== 'drop-oldest' &&
-    resolved.onFull !== 'drop-newest'
-  ) {
+  if (resolved.onDrop !== undefined && resolved.onFull === 'throw') {
     throw invalidArgValue(
-      `\`onDrop\` is only called under \`onFull: 'drop-oldest' | 'drop-newest'\`, but \`onFull\` is ${describe(resolved.onFull)}`,
+      `\`onDrop\` is never called under \`onFull: 'throw'\`, which drops nothing; got \`onFull\` ${describe(resolved.onFull)} with an \`onDrop\``,
     );
   }
   return resolved;
@@ -422,9 +438,10 @@ function retryBackoff(value: unknown): RetryBackoff {
   );
 }
 
-function onFull(value: unknown): OnFullPolicy {
+function onFull(value: unknown): Exclude<OnFullPolicy, 'block'> {
   if (value === undefined) return defaults.onFull;
-  if (ON_FULL_POLICIES.includes(value as OnFullPolicy)) return value as OnFullPolicy;
+  if (value === 'block') return 'backpressure'; // its former name
+  if (ON_FULL_POLICIES.includes(value as OnFullPolicy)) return value as Exclude<OnFullPolicy, 'block'>;
   const report = typeof value === 'string' ? invalidArgValue : invalidArgType;
   throw report(
     `Expected \`onFull\` to be one of ${ON_FULL_POLICIES.map((p) => `'${p}'`).join(', ')}, got ${describe(value)}`,

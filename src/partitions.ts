@@ -9,7 +9,14 @@
  * attempt's end leads to (settle, retry, `handleError`) is decided by the parts the context names.
  * @module
  */
-import { AttemptInfo, type Delivery, isThenable, nativeThen, RUNNING } from './delivery.js';
+import {
+  AttemptInfo,
+  type Delivery,
+  nativeThen,
+  RUNNING,
+  settlementOf,
+  tracedSettlement,
+} from './delivery.js';
 import { channels, hasFlushSubscribers } from './diagnostics.js';
 import { FlushTimeoutError, toError } from './errors.js';
 import { LinkedQueue } from './linked-queue.js';
@@ -28,6 +35,11 @@ export interface PartitionInfo {
   readonly items: number;
   /** `handleFlush` calls running now (0 or 1: a partition runs one at a time). */
   readonly inFlight: number;
+  /**
+   * Batches being handed to `handleError` now (not counted in `inFlight`). Usually 0 or 1; after a
+   * `close()` deadline, every batch then undelivered is handed over at once.
+   */
+  readonly handlingErrors: number;
   /** Batches waiting for their turn in this partition. */
   readonly queued: number;
   /** Batches waiting out a retry delay. */
@@ -271,30 +283,31 @@ export class Partitions<K, V, M> {
       context.batchIdOf(delivery),
     );
     context.counters.inFlight += delivery.items.length;
-    let result: unknown;
+    let settlement: Promise<unknown> | undefined;
     try {
-      result = hasFlushSubscribers()
-        ? channels.flush.tracePromise(async () => context.handleFlush(delivery.key, delivery.items, info), {
-            buffer: context.buffer,
-            key: delivery.key,
-            items: delivery.items,
-            batchId: info.batchId,
-            attempt: info.attempt,
-            partition: delivery.partition,
-          })
-        : context.handleFlush(delivery.key, delivery.items, info);
+      settlement = hasFlushSubscribers()
+        ? channels.flush.tracePromise(
+            () => tracedSettlement(() => context.handleFlush(delivery.key, delivery.items, info)),
+            {
+              buffer: context.buffer,
+              key: delivery.key,
+              items: delivery.items,
+              batchId: info.batchId,
+              attempt: info.attempt,
+              partition: delivery.partition,
+            },
+          )
+        : settlementOf(context.handleFlush(delivery.key, delivery.items, info));
     } catch (thrown) {
+      // The handler threw, or reading its result did (a `then` getter, a revoked Proxy): `await` would reject.
       return this.#attemptEnded(partition, delivery, started, true, thrown);
     }
-    if (!isThenable(result)) return this.#attemptEnded(partition, delivery, started, false, undefined);
+    if (settlement === undefined) return this.#attemptEnded(partition, delivery, started, false, undefined);
     partition.current = delivery;
     partition.currentInfo = info;
     partition.startedAt = started;
     partition.watchdog?.watch(started);
-    // The native `then` of a native promise: a thenable's own `then` is called on a later microtask, with
-    // callbacks that act once, so one that calls back at once, twice, or throws cannot run the partition
-    // on inside this call or settle a later attempt; a promise's own `then` property is not trusted either.
-    nativeThen.call(Promise.resolve(result), partition.fulfilled, partition.rejected);
+    nativeThen.call(settlement, partition.fulfilled, partition.rejected);
     return false;
   }
 

@@ -126,14 +126,14 @@ describe('flush, flushAll, dump and info', () => {
     buffer.insertMany(0, [1, 2]);
     buffer.insert(1, 3);
     expect(buffer.info()).toEqual([
-      { partition: 0, keys: 1, items: 2, inFlight: 0, queued: 0, retrying: 0 },
-      { partition: 1, keys: 1, items: 1, inFlight: 0, queued: 0, retrying: 0 },
+      { partition: 0, keys: 1, items: 2, inFlight: 0, handlingErrors: 0, queued: 0, retrying: 0 },
+      { partition: 1, keys: 1, items: 1, inFlight: 0, handlingErrors: 0, queued: 0, retrying: 0 },
     ]);
     await vi.advanceTimersByTimeAsync(10);
     buffer.insert(0, 4);
     expect(buffer.info()).toEqual([
-      { partition: 0, keys: 1, items: 3, inFlight: 1, queued: 0, retrying: 0 },
-      { partition: 1, keys: 1, items: 1, inFlight: 0, queued: 0, retrying: 1 },
+      { partition: 0, keys: 1, items: 3, inFlight: 1, handlingErrors: 0, queued: 0, retrying: 0 },
+      { partition: 1, keys: 1, items: 1, inFlight: 0, handlingErrors: 0, queued: 0, retrying: 1 },
     ]);
     gate.resolve();
     const closing = buffer.close();

@@ -56,7 +56,7 @@ describe('options', () => {
     [
       { onFull: 'wait' },
       TypeError,
-      "Expected `onFull` to be one of 'block', 'drop-oldest', 'drop-newest', 'throw', got `'wait'` (string)",
+      "Expected `onFull` to be one of 'backpressure', 'drop-oldest', 'drop-newest', 'throw', 'block', got `'wait'` (string)",
     ],
     [{ logger: {} }, TypeError, 'Expected `logger` to be an object with `error` and `warn` methods'],
     [{ handleError: 'nope' }, TypeError, "Expected `handleError` to be a function, got `'nope'` (string)"],
@@ -68,9 +68,9 @@ describe('options', () => {
       "Expected `retryDelayMax` (100) to be at least `retryDelay` (500) with `retryBackoff: 'exponential'`",
     ],
     [
-      { onDrop: () => {} },
+      { onFull: 'throw', onDrop: () => {} },
       TypeError,
-      "`onDrop` is only called under `onFull: 'drop-oldest' | 'drop-newest'`",
+      "`onDrop` is never called under `onFull: 'throw'`, which drops nothing",
     ],
   ])(
     'rejects %o with a message naming the option, the value and what is allowed',
@@ -93,7 +93,7 @@ describe('options', () => {
     [{ retryBackoff: 'linear' }, 'ERR_INVALID_ARG_VALUE'],
     [{ onFull: 'wait' }, 'ERR_INVALID_ARG_VALUE'],
     [{ intervall: 10 }, 'ERR_INVALID_ARG_VALUE'],
-    [{ onDrop: () => {} }, 'ERR_INVALID_ARG_VALUE'],
+    [{ onFull: 'throw', onDrop: () => {} }, 'ERR_INVALID_ARG_VALUE'],
     [{ interval: -1 }, 'ERR_OUT_OF_RANGE'],
     [{ maxSize: 10, maxBuffered: 5 }, 'ERR_OUT_OF_RANGE'],
   ])('gives %o the code %s, as Node does', (options, code) => {

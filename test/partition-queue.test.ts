@@ -38,18 +38,32 @@ describe("a delivery taken out before its turn leaves its partition's queue", ()
     const { buffer, gate, delivered } = stuckPartition();
     await vi.advanceTimersByTimeAsync(0);
     expect(buffer.info()).toEqual([
-      { partition: 0, keys: KEYS, items: 2 * KEYS, inFlight: 1, queued: KEYS - 1, retrying: 0 },
+      {
+        partition: 0,
+        keys: KEYS,
+        items: 2 * KEYS,
+        inFlight: 1,
+        handlingErrors: 0,
+        queued: KEYS - 1,
+        retrying: 0,
+      },
     ]);
     expect([...buffer.dump().values()].flat()).toHaveLength(2 * (KEYS - 1));
-    expect(buffer.info()).toEqual([{ partition: 0, keys: 1, items: 2, inFlight: 1, queued: 0, retrying: 0 }]);
+    expect(buffer.info()).toEqual([
+      { partition: 0, keys: 1, items: 2, inFlight: 1, handlingErrors: 0, queued: 0, retrying: 0 },
+    ]);
 
     buffer.insert('late', 1);
     await vi.advanceTimersByTimeAsync(100); // its interval is over while the first flush still hangs
-    expect(buffer.info()).toEqual([{ partition: 0, keys: 2, items: 3, inFlight: 1, queued: 1, retrying: 0 }]);
+    expect(buffer.info()).toEqual([
+      { partition: 0, keys: 2, items: 3, inFlight: 1, handlingErrors: 0, queued: 1, retrying: 0 },
+    ]);
     gate.resolve();
     await vi.advanceTimersByTimeAsync(0);
     expect(delivered).toEqual(['k0', 'late']);
-    expect(buffer.info()).toEqual([{ partition: 0, keys: 0, items: 0, inFlight: 0, queued: 0, retrying: 0 }]);
+    expect(buffer.info()).toEqual([
+      { partition: 0, keys: 0, items: 0, inFlight: 0, handlingErrors: 0, queued: 0, retrying: 0 },
+    ]);
   });
 
   it('after drop-oldest evicts whole deliveries, info() counts only those left, and due batches get in', async () => {
@@ -65,6 +79,7 @@ describe("a delivery taken out before its turn leaves its partition's queue", ()
         keys: KEYS - 600 + 1,
         items: 2 * (KEYS - 600) + 1,
         inFlight: 1,
+        handlingErrors: 0,
         queued: KEYS - 601,
         retrying: 0,
       },

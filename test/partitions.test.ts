@@ -45,8 +45,8 @@ describe('partitions', () => {
     expect(flushed).toEqual([1, 3, 5]);
     const info = buffer.info();
     expect(info).toEqual([
-      { partition: 0, keys: 3, items: 3, inFlight: 1, queued: 2, retrying: 0 },
-      { partition: 1, keys: 0, items: 0, inFlight: 0, queued: 0, retrying: 0 },
+      { partition: 0, keys: 3, items: 3, inFlight: 1, handlingErrors: 0, queued: 2, retrying: 0 },
+      { partition: 1, keys: 0, items: 0, inFlight: 0, handlingErrors: 0, queued: 0, retrying: 0 },
     ]);
     slow.resolve();
     await vi.advanceTimersByTimeAsync(0);

@@ -1,6 +1,7 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import {
   type CloseReport,
+  createDataBuffer,
   DataBuffer,
   type DataBufferOptions,
   type DataBufferStats,
@@ -61,6 +62,24 @@ describe('types', () => {
       }
     }
     expectTypeOf(new Buffer({ interval: 10 })).toMatchTypeOf<DataBuffer<string, number>>();
+  });
+
+  it('createDataBuffer requires handleFlush; the constructor cannot, for subclasses', () => {
+    const buffer = createDataBuffer<string, PageView>({ handleFlush: () => {}, interval: 10 });
+    expectTypeOf(buffer).toEqualTypeOf<DataBuffer<string, PageView, unknown>>();
+    // @ts-expect-error handleFlush is required by the factory
+    createDataBuffer<string, PageView>({ interval: 10 });
+    // @ts-expect-error handleFlush is required by the factory
+    createDataBuffer<string, PageView>({});
+    // The module form: a subclass with no constructor of its own is built with options and no handleFlush.
+    class Views extends DataBuffer<string, PageView> {
+      override handleFlush(_key: string, _items: PageView[]): void {}
+    }
+    expectTypeOf(new Views({ interval: 10 })).toEqualTypeOf<Views>();
+    expectTypeOf(new Views()).toEqualTypeOf<Views>();
+    // What TypeScript cannot see: Views inherits this same constructor signature, so it cannot require
+    // handleFlush; `new DataBuffer({})` compiles and throws ERR_INVALID_ARG_TYPE when run.
+    expectTypeOf(new DataBuffer<string, PageView>({})).toEqualTypeOf<DataBuffer<string, PageView>>();
   });
 
   it('types writable() by the buffer: keyOf takes an item and returns a key', () => {

@@ -2,7 +2,7 @@
  * `postgresSink`: a ready `handleFlush` that writes each batch into a PostgreSQL table in one statement.
  * @module
  */
-import { describe, NonRetryableError } from '../errors.js';
+import { describe, invalidArgType, invalidArgValue, NonRetryableError } from '../errors.js';
 import type { FlushInfo } from '../options.js';
 import { type Queryable, type QueryResultLike, runStatement, type Statement } from './connection.js';
 import { copyCapability, copyWithPGlite, copyWithPg, looksLikePg } from './copy.js';
@@ -228,11 +228,11 @@ export function postgresSink<K = unknown, V = unknown, C = AnyColumns<K, V>>(
   options: PostgresSinkOptions<K, V, C>,
 ): PostgresFlushHandler<K, V> {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected the options of postgresSink to be an object, got ${describe(options)}`);
+    throw invalidArgType(`Expected the options of postgresSink to be an object, got ${describe(options)}`);
   }
   for (const name of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(name)) {
-      throw new TypeError(
+      throw invalidArgValue(
         `Unknown option \`${name}\` of postgresSink; the options are: ${[...KNOWN_OPTIONS].join(', ')}`,
       );
     }
@@ -241,10 +241,10 @@ export function postgresSink<K = unknown, V = unknown, C = AnyColumns<K, V>>(
   checkQueryable(pool, 'pool');
   if (cancelVia !== undefined) checkQueryable(cancelVia, 'cancelVia');
   if (typeof classifyErrors !== 'boolean') {
-    throw new TypeError(`Expected \`classifyErrors\` to be a boolean, got ${describe(classifyErrors)}`);
+    throw invalidArgType(`Expected \`classifyErrors\` to be a boolean, got ${describe(classifyErrors)}`);
   }
   if (typeof copy !== 'boolean') {
-    throw new TypeError(`Expected \`copy\` to be a boolean, got ${describe(copy)}`);
+    throw invalidArgType(`Expected \`copy\` to be a boolean, got ${describe(copy)}`);
   }
   const table = quoteTable(options.table);
   const columns = resolveColumns<K, V>(options.columns);
@@ -317,7 +317,7 @@ function copyStatement<K, V>(
 
 function checkQueryable(db: unknown, option: string): void {
   if (typeof (db as Partial<Queryable> | null)?.query !== 'function') {
-    throw new TypeError(
+    throw invalidArgType(
       `Expected \`${option}\` to have a query(text, params) method (a pg Pool or Client, or a PGlite instance), got ${describe(db)}`,
     );
   }

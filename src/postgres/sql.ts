@@ -4,7 +4,7 @@
  * pattern (type names); row values only ever travel as parameters.
  * @module
  */
-import { describe } from '../errors.js';
+import { describe, invalidArgType, invalidArgValue } from '../errors.js';
 
 /** A table name: `'events'`, `'analytics.events'`, or `{ schema, name }` for names that contain a dot. */
 export type TableName =
@@ -59,7 +59,7 @@ const TYPE_PATTERN =
  */
 export function quoteIdentifier(name: string, what = 'identifier'): string {
   if (typeof name !== 'string' || name.length === 0 || name.includes('\u0000')) {
-    throw new TypeError(
+    throw (typeof name === 'string' ? invalidArgValue : invalidArgType)(
       `Expected the ${what} to be a non-empty string without NUL characters, got ${describe(name)}`,
     );
   }
@@ -75,14 +75,14 @@ export function quoteTable(table: TableName): string {
   if (typeof table === 'string') {
     const parts = table.split('.');
     if (parts.length > 2 || parts.some((part) => part.length === 0)) {
-      throw new TypeError(
+      throw invalidArgValue(
         `Expected \`table\` to be 'name' or 'schema.name', got ${describe(table)}; for names that contain a dot, pass { schema, name }`,
       );
     }
     return parts.map((part) => quoteIdentifier(part, '`table`')).join('.');
   }
   if (typeof table !== 'object' || table === null || typeof table.name !== 'string') {
-    throw new TypeError(
+    throw invalidArgType(
       `Expected \`table\` to be a string ('events', 'analytics.events') or { schema?, name }, got ${describe(table)}`,
     );
   }
@@ -97,12 +97,12 @@ export function quoteTable(table: TableName): string {
  */
 export function checkTypeName(type: unknown, column: string): string {
   if (typeof type === 'string' && type.trim().endsWith('[]')) {
-    throw new TypeError(
+    throw invalidArgValue(
       `Column \`${column}\`: array types such as ${describe(type)} cannot be inserted through unnest (it flattens them); store the list as jsonb instead`,
     );
   }
   if (typeof type !== 'string' || !TYPE_PATTERN.test(type.trim())) {
-    throw new TypeError(
+    throw (typeof type === 'string' ? invalidArgValue : invalidArgType)(
       `Column \`${column}\`: expected \`type\` to be a PostgreSQL type name such as 'text', 'int8', 'timestamptz', 'jsonb' or 'numeric(12,2)', got ${describe(type)}`,
     );
   }
@@ -134,7 +134,7 @@ function conflictClause(onConflict: OnConflict, inserted: readonly string[]): st
   if (onConflict === 'error') return '';
   if (onConflict === 'do-nothing') return ' ON CONFLICT DO NOTHING';
   if (typeof onConflict !== 'object' || onConflict === null) {
-    throw new TypeError(
+    throw (typeof onConflict === 'string' ? invalidArgValue : invalidArgType)(
       `Expected \`onConflict\` to be 'error', 'do-nothing', { action: 'do-nothing', target? } or { action: 'update', target, set? }, got ${describe(onConflict)}`,
     );
   }
@@ -148,13 +148,13 @@ function conflictClause(onConflict: OnConflict, inserted: readonly string[]): st
     const set = onConflict.set ?? inserted.filter((name) => !target.includes(name));
     for (const name of set) {
       if (!inserted.includes(name)) {
-        throw new TypeError(
+        throw invalidArgValue(
           `\`onConflict.set\` names ${describe(name)}, which is not one of the inserted columns (${inserted.join(', ')})`,
         );
       }
     }
     if (set.length === 0) {
-      throw new TypeError(
+      throw invalidArgValue(
         "`onConflict` { action: 'update' } has no column to update: every inserted column is in `target`; use 'do-nothing'",
       );
     }
@@ -163,14 +163,16 @@ function conflictClause(onConflict: OnConflict, inserted: readonly string[]): st
       .join(', ');
     return ` ON CONFLICT (${targetList}) DO UPDATE SET ${assignments}`;
   }
-  throw new TypeError(
+  throw invalidArgValue(
     `Expected \`onConflict.action\` to be 'do-nothing' or 'update', got ${describe((onConflict as { action?: unknown }).action)}`,
   );
 }
 
 function columnList(names: unknown, what: string): string {
   if (!Array.isArray(names) || names.length === 0) {
-    throw new TypeError(`Expected ${what} to be a non-empty array of column names, got ${describe(names)}`);
+    throw (Array.isArray(names) ? invalidArgValue : invalidArgType)(
+      `Expected ${what} to be a non-empty array of column names, got ${describe(names)}`,
+    );
   }
   return names.map((name: string) => quoteIdentifier(name, `column name in ${what}`)).join(', ');
 }

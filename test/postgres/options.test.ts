@@ -84,6 +84,36 @@ describe('postgresSink options', () => {
   ])('refuses %o', (options, message) => {
     expect(() => postgresSink(options as never)).toThrow(message);
   });
+
+  it.each([
+    [null, 'ERR_INVALID_ARG_TYPE'],
+    [{ pool: db, table: 't', columns, batchSize: 10 }, 'ERR_INVALID_ARG_VALUE'],
+    [{ pool: {}, table: 't', columns }, 'ERR_INVALID_ARG_TYPE'],
+    [{ pool: db, table: 42, columns }, 'ERR_INVALID_ARG_TYPE'],
+    [{ pool: db, table: 'a.b.c', columns }, 'ERR_INVALID_ARG_VALUE'],
+    [{ pool: db, table: { name: '' }, columns }, 'ERR_INVALID_ARG_VALUE'],
+    [{ pool: db, table: 't', columns: { a: 'text[]' } }, 'ERR_INVALID_ARG_VALUE'],
+    [{ pool: db, table: 't', columns: { a: 'text; DROP TABLE x' } }, 'ERR_INVALID_ARG_VALUE'],
+    [{ pool: db, table: 't', columns, copy: 'yes' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ pool: db, table: 't', columns, classifyErrors: 1 }, 'ERR_INVALID_ARG_TYPE'],
+    [{ pool: db, table: 't', columns, onConflict: 'ignore' }, 'ERR_INVALID_ARG_VALUE'],
+    [{ pool: db, table: 't', columns, onConflict: 7 }, 'ERR_INVALID_ARG_TYPE'],
+    [{ pool: db, table: 't', columns, onConflict: { action: 'merge' } }, 'ERR_INVALID_ARG_VALUE'],
+    [
+      { pool: db, table: 't', columns, onConflict: { action: 'update', target: [] } },
+      'ERR_INVALID_ARG_VALUE',
+    ],
+    [
+      { pool: db, table: 't', columns, onConflict: { action: 'update', target: 'id' } },
+      'ERR_INVALID_ARG_TYPE',
+    ],
+    [
+      { pool: db, table: 't', columns, onConflict: { action: 'update', target: ['name'] } },
+      'ERR_INVALID_ARG_VALUE',
+    ],
+  ])('gives the misuse %o a Node-style code (%s)', (options, code) => {
+    expect(() => postgresSink(options as never)).toThrow(expect.objectContaining({ code }));
+  });
 });
 
 describe('the statement', () => {

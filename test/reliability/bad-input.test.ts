@@ -365,16 +365,16 @@ const rows: Row[] = [
     'wait',
     TypeError,
     'ERR_INVALID_ARG_VALUE',
-    "Expected `onFull` to be one of 'block', 'drop-oldest', 'drop-newest', 'throw', got `'wait'` (string)",
+    "Expected `onFull` to be one of 'backpressure', 'drop-oldest', 'drop-newest', 'throw', 'block', got `'wait'` (string)",
   ),
   {
-    input: '`new DataBuffer({ handleFlush, onDrop: () => {} })`',
+    input: "`new DataBuffer({ handleFlush, onFull: 'throw', onDrop: () => {} })`",
     how: 'throws',
     error: TypeError,
     code: 'ERR_INVALID_ARG_VALUE',
     message:
-      "`onDrop` is only called under `onFull: 'drop-oldest' | 'drop-newest'`, but `onFull` is `'block'` (string)",
-    run: construct({ handleFlush, onDrop: () => {} }),
+      "`onDrop` is never called under `onFull: 'throw'`, which drops nothing; got `onFull` `'throw'` (string) with an `onDrop`",
+    run: construct({ handleFlush, onFull: 'throw', onDrop: () => {} }),
   },
   {
     input: "`new DataBuffer({ handleFlush, onFull: 'drop-oldest', onDrop: 'log' })`",

@@ -20,6 +20,18 @@ export interface Item {
 /** Where an item ended up. */
 export type Fate = 'delivered' | 'errored' | 'dropped' | 'dumped';
 
+/**
+ * A handler result the checker hands to the buffer unread, because reading it is the test: one whose
+ * reading throws (a `then` getter, a revoked Proxy) or a rejected promise with its own lying `then`.
+ * Every such attempt must fail, as `await` would make it.
+ */
+export class Hostile {
+  readonly value: unknown;
+  constructor(value: unknown) {
+    this.value = value;
+  }
+}
+
 /** One `handleFlush` call, as the sink saw it. */
 export interface SinkCall {
   readonly key: string;
@@ -152,13 +164,16 @@ export class QueueChecker {
     return result;
   }
 
-  /** Inserts `count` new items under `key` with one `insertMany`; same rules as {@link insert}. */
-  insertMany(key: string, count: number): boolean {
+  /**
+   * Inserts `count` new items under `key` with one `insertMany`; same rules as {@link insert}. `wrap`
+   * turns the array into the iterable given (a generator that runs user code partway, say).
+   */
+  insertMany(key: string, count: number, wrap?: (items: Item[]) => Iterable<Item>): boolean {
     const items = Array.from({ length: count }, () => this.item(key));
     for (const item of items) this.#pending.set(item.id, item);
     this.#inserted += count;
     try {
-      return this.buffer.insertMany(key, items);
+      return this.buffer.insertMany(key, wrap === undefined ? items : wrap(items));
     } catch (error) {
       for (const item of items) {
         // A refusal under 'throw' inserts nothing: none of them may have a fate.
@@ -196,6 +211,11 @@ export class QueueChecker {
       } catch (error) {
         done();
         throw error;
+      }
+      if (result instanceof Hostile) {
+        // Handed to the buffer as it is, unread: the buffer must count the attempt as failed.
+        done();
+        return result.value;
       }
       if (!isThenable(result)) {
         this.#succeeded(key, items, info);

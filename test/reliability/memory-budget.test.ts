@@ -1,7 +1,7 @@
 /**
  * The memory budget under a stuck or slow sink: each `onFull` policy keeps its promise, the budget is
- * never exceeded (except by a `'block'` producer that ignores `insert`'s `false`), and every item is
- * still accounted for exactly once.
+ * never exceeded (a `'backpressure'` producer that ignores `insert`'s `false` is held at the hard
+ * ceiling, twice the budget), and every item is still accounted for exactly once.
  */
 import { describe, expect, it } from 'vitest';
 import { BufferFullError, type DropReason, type OnFullPolicy, ReadyTimeoutError } from '../../src/index.js';
@@ -112,7 +112,7 @@ describe('memory budget: a stuck sink', () => {
     expect(checker.check()).toMatchObject({ inserted: 10, dropped: 0 });
   });
 
-  it("'block' returns false at the budget, and ready() resolves once a delivery makes room", async () => {
+  it("'backpressure' returns false at the budget, and ready() resolves once a delivery makes room", async () => {
     const gates: (() => void)[] = [];
     const { checker, buffer } = setup({
       maxBuffered: 5,
@@ -171,7 +171,7 @@ describe('memory budget: a stuck sink', () => {
 });
 
 describe('memory budget: a slow sink (100 ms per batch, fed 3 items per 20 ms)', () => {
-  const policies: OnFullPolicy[] = ['drop-oldest', 'drop-newest', 'throw', 'block'];
+  const policies: OnFullPolicy[] = ['drop-oldest', 'drop-newest', 'throw', 'backpressure'];
 
   it.each(policies)(
     "'%s': the budget holds, the law holds at every step, and close delivers the rest",
@@ -189,7 +189,7 @@ describe('memory budget: a slow sink (100 ms per batch, fed 3 items per 20 ms)',
       let peak = 0;
       for (let tick = 0; tick < 100; tick++) {
         for (let i = 0; i < 3; i++) {
-          if (policy === 'block' && buffer.size >= 30) {
+          if (policy === 'backpressure' && buffer.size >= 30) {
             await checker.until(buffer.ready());
           }
           try {
@@ -204,7 +204,7 @@ describe('memory budget: a slow sink (100 ms per batch, fed 3 items per 20 ms)',
       }
       expect(peak).toBe(30);
       const losses = checker.report().dropped + refused;
-      if (policy === 'block') expect(losses).toBe(0);
+      if (policy === 'backpressure') expect(losses).toBe(0);
       else expect(losses).toBeGreaterThan(0);
       await checker.until(buffer.close());
       expect(checker.checkDrained().delivered).toBeGreaterThan(50);

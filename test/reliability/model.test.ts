@@ -1,6 +1,9 @@
 /**
  * Model-based property test: random schedules of insert, insertMany, flush, flushAll, dump, time
- * passing, handler outcomes (ok, throw, reject, non-retryable, hang, late settle) and close, run
+ * passing, handler outcomes (ok, throw, reject, non-retryable, hang, late settle, and hostile results:
+ * a throwing `then` getter, a revoked Proxy, a rejected promise with its own `then`), close, and close
+ * called from inside an insert (`onDrop`, `sizeOf`, an `insertMany` iterable), with or without a
+ * `data-buffer:flush` tracing subscriber (outcomes must not depend on it), run
  * against random options and checked after every step against a simple model: the queue checker's
  * item ledger (each item has at most one fate; those without one are exactly what the buffer holds,
  * key by key) plus the policy's promises about inserts and the memory budget.
@@ -8,10 +11,11 @@
  * Replay a failure with the seed and path fast-check prints: `FC_SEED=… FC_PATH=… npx vitest run
  * test/reliability/model.test.ts`. Scale with `FC_NUM_RUNS` (default 10 000).
  */
+import { tracingChannel } from 'node:diagnostics_channel';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { BufferClosedError, BufferFullError, NonRetryableError, type OnFullPolicy } from '../../src/index.js';
-import type { Item, SinkCall } from './checker.js';
+import { Hostile, type Item, type SinkCall } from './checker.js';
 import { setup } from './setup.js';
 
 const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 10_000);
@@ -19,7 +23,19 @@ const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.
 const PATH = process.env.FC_PATH;
 const KEYS = ['a', 'b', 'c'] as const;
 
-type Outcome = 'ok' | 'throw' | 'throw42' | 'reject' | 'non-retryable' | 'hang';
+type Outcome =
+  | 'ok'
+  | 'throw'
+  | 'throw42'
+  | 'reject'
+  | 'non-retryable'
+  | 'hang'
+  | 'then-getter'
+  | 'revoked-proxy'
+  | 'lying-promise';
+
+/** Where a `closeInside` command makes user code call `close()` during the next insert that runs it. */
+type CloseInside = 'onDrop' | 'sizeOf' | 'iterable';
 
 type Command =
   | { kind: 'insert'; key: string }
@@ -29,7 +45,8 @@ type Command =
   | { kind: 'dump' }
   | { kind: 'advance'; ms: number }
   | { kind: 'settleHung'; ok: boolean }
-  | { kind: 'close'; timeout: number | undefined };
+  | { kind: 'close'; timeout: number | undefined }
+  | { kind: 'closeInside'; where: CloseInside };
 
 const key = fc.constantFrom(...KEYS);
 /** The byte weight of an item, when the schedule has a byte budget. */
@@ -59,10 +76,22 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       timeout: fc.constantFrom(undefined, 0, 5, 30),
     }),
   },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('closeInside' as const),
+      where: fc.constantFrom<CloseInside>('onDrop', 'sizeOf', 'iterable'),
+    }),
+  },
 );
 
+/** A no-op `data-buffer:flush` subscriber, as the OpenTelemetry bridge attaches one. */
+const flushChannel = tracingChannel('data-buffer:flush');
+const tracer = { start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
+
 const config = fc.record({
-  onFull: fc.constantFrom<OnFullPolicy>('block', 'drop-oldest', 'drop-newest', 'throw'),
+  onFull: fc.constantFrom<OnFullPolicy>('backpressure', 'block', 'drop-oldest', 'drop-newest', 'throw'),
+  traced: fc.boolean(),
   maxBuffered: fc.integer({ min: 3, max: 12 }),
   /**
    * A byte budget of 40 to 120 (items weigh 10, 15 or 20 bytes); or none: the default (bytes estimated,
@@ -82,7 +111,19 @@ const config = fc.record({
   flushTimeout: fc.constantFrom(8, 40),
   slowHandleError: fc.boolean(),
   outcomes: fc.array(
-    fc.constantFrom<Outcome>('ok', 'ok', 'ok', 'throw', 'throw42', 'reject', 'non-retryable', 'hang'),
+    fc.constantFrom<Outcome>(
+      'ok',
+      'ok',
+      'ok',
+      'throw',
+      'throw42',
+      'reject',
+      'non-retryable',
+      'hang',
+      'then-getter',
+      'revoked-proxy',
+      'lying-promise',
+    ),
     {
       minLength: 1,
       maxLength: 12,
@@ -123,17 +164,55 @@ it(`keeps every item accounted for exactly once over ${NUM_RUNS} random schedule
             throw new NonRetryableError('bad batch');
           case 'hang':
             return new Promise<void>((resolve, reject) => hung.push({ resolve, reject }));
+          case 'then-getter':
+            return new Hostile({
+              // biome-ignore lint/suspicious/noThenProperty: a hostile result is the point
+              get then() {
+                throw new Error('then getter');
+              },
+            });
+          case 'revoked-proxy': {
+            const { proxy, revoke } = Proxy.revocable({}, {});
+            revoke();
+            return new Hostile(proxy);
+          }
+          case 'lying-promise': {
+            const promise = Promise.reject(new Error('rejected, with a then that says otherwise'));
+            promise.catch(() => {});
+            Object.defineProperty(promise, 'then', { value: (ok: (v: unknown) => void) => ok(undefined) });
+            return new Hostile(promise);
+          }
           default:
             return undefined;
         }
       };
-      const drops = cfg.onFull === 'drop-oldest' || cfg.onFull === 'drop-newest';
+      const drops = cfg.onFull !== 'throw';
+      const backpressure = cfg.onFull === 'backpressure' || cfg.onFull === 'block';
+      let closeInside: CloseInside | undefined;
+      let closed = false;
+      let closing: Promise<unknown> | undefined;
+      /** User code run by an insert calls close(), once, if a `closeInside` command armed it there. */
+      const closeFrom = (where: CloseInside) => {
+        if (closeInside !== where) return;
+        closeInside = undefined;
+        if (closed) return;
+        closed = true;
+        closing = buffer.close();
+      };
+      flushChannel.unsubscribe(tracer); // left attached by a failed run, if any
+      if (cfg.traced) flushChannel.subscribe(tracer);
       const { checker, buffer } = setup({
         onFull: cfg.onFull,
         maxBuffered: cfg.maxBuffered,
         ...(cfg.maxBufferedBytes === undefined
           ? {}
-          : { maxBufferedBytes: cfg.maxBufferedBytes, sizeOf: weight }),
+          : {
+              maxBufferedBytes: cfg.maxBufferedBytes,
+              sizeOf: (item: Item) => {
+                closeFrom('sizeOf');
+                return weight(item);
+              },
+            }),
         ...(cfg.maxSize === undefined ? {} : { maxSize: Math.min(cfg.maxSize, cfg.maxBuffered) }),
         partitions: cfg.partitions,
         interval: cfg.interval,
@@ -142,7 +221,14 @@ it(`keeps every item accounted for exactly once over ${NUM_RUNS} random schedule
         retryBackoff: cfg.retryBackoff,
         retryDelayMax: Math.max(cfg.retryDelay, 20),
         flushTimeout: cfg.flushTimeout,
-        ...(drops ? { onDrop: (k: string, items: Item[], r) => checker.onDrop(k, items, r) } : {}),
+        ...(drops
+          ? {
+              onDrop: (k: string, items: Item[], r) => {
+                checker.onDrop(k, items, r);
+                closeFrom('onDrop');
+              },
+            }
+          : {}),
         ...(cfg.slowHandleError
           ? {
               handleError: (k, items, error, info) => {
@@ -153,8 +239,6 @@ it(`keeps every item accounted for exactly once over ${NUM_RUNS} random schedule
           : {}),
         outcome,
       });
-      let closed = false;
-      let closing: Promise<unknown> | undefined;
       const waits: Promise<void>[] = [];
       /** flush(key) / flushAll() resolve only once every item pending at the call has a fate. */
       const expectHandled = (promise: Promise<void>, ids: number[], what: string) => {
@@ -168,16 +252,17 @@ it(`keeps every item accounted for exactly once over ${NUM_RUNS} random schedule
       // The default budget (256 MiB) is never reached here.
       const byteBudget = cfg.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
       const hasByteBudget = byteBudget !== Number.POSITIVE_INFINITY;
+      /** 'backpressure' may go past the budget, up to its hard ceiling of twice the budget. */
+      const ceiling = backpressure ? 2 : 1;
       const budget = () => {
-        if (cfg.onFull === 'block') return;
-        if (buffer.size > cfg.maxBuffered) {
+        if (buffer.size > cfg.maxBuffered * ceiling) {
           checker.violations.push(`size ${buffer.size} over maxBuffered ${cfg.maxBuffered} (${cfg.onFull})`);
         }
         if (!hasByteBudget) return;
         // Items handed to handleError have a fate and no longer count, as in the buffer.
         let bytes = 0;
         for (const id of checker.pendingIds()) bytes += weight({ key: '', id });
-        if (bytes > byteBudget) {
+        if (bytes > byteBudget * ceiling) {
           checker.violations.push(`${bytes} bytes over maxBufferedBytes ${byteBudget} (${cfg.onFull})`);
         }
       };
@@ -189,12 +274,23 @@ it(`keeps every item accounted for exactly once over ${NUM_RUNS} random schedule
         const evictable = checker.pendingIds().filter((id) => !checker.reachedSink(id));
         let result: boolean | undefined;
         let thrown: unknown;
+        const closedBefore = closed;
+        // An armed iterable calls close() after its first item: the rest must still get a fate.
+        const wrap =
+          many && closeInside === 'iterable'
+            ? function* (items: Item[]): Generator<Item> {
+                for (const [i, item] of items.entries()) {
+                  if (i === 1) closeFrom('iterable');
+                  yield item;
+                }
+              }
+            : undefined;
         try {
-          result = many ? checker.insertMany(k, count) : checker.insert(k, count);
+          result = many ? checker.insertMany(k, count, wrap) : checker.insert(k, count);
         } catch (error) {
           thrown = error;
         }
-        if (closed) {
+        if (closedBefore) {
           expect(thrown).toBeInstanceOf(BufferClosedError);
           return;
         }
@@ -241,9 +337,11 @@ it(`keeps every item accounted for exactly once over ${NUM_RUNS} random schedule
             }
             break;
           }
+          case 'backpressure':
           case 'block':
+            // Stored past the budget up to the hard ceiling (twice it); refused, and reported, past that.
             expect(thrown).toBeUndefined();
-            expect(newlyDropped).toBe(0);
+            expect(newlyDropped).toBe(Math.max(0, count - Math.max(0, 2 * cfg.maxBuffered - before)));
             break;
         }
         if (thrown === undefined && count > 0) {
@@ -288,6 +386,9 @@ it(`keeps every item accounted for exactly once over ${NUM_RUNS} random schedule
               expect(buffer.close()).toBe(closing);
             }
             break;
+          case 'closeInside':
+            closeInside = cmd.where;
+            break;
         }
         budget();
         checker.check();
@@ -301,6 +402,7 @@ it(`keeps every item accounted for exactly once over ${NUM_RUNS} random schedule
       checker.checkDrained();
       await checker.until(Promise.all(waits), 100, 1_000);
       checker.check();
+      if (cfg.traced) flushChannel.unsubscribe(tracer);
     },
   );
   await fc.assert(property, {
