@@ -5,7 +5,8 @@
 import type { CloseReport } from './data-buffer.js';
 import { describe, invalidArgType, invalidArgValue } from './errors.js';
 import { type Closable, liveBuffers } from './live-buffers.js';
-import { checkTimeout, type Logger } from './options.js';
+import { checkTimeout } from './option-checks.js';
+import type { Logger } from './options.js';
 
 /** Options of {@link closeOnSignals}. */
 export interface CloseOnSignalsOptions {

@@ -19,8 +19,8 @@ import { BufferClosedError, describe, invalidArgType } from './errors.js';
 import type { Intake } from './intake.js';
 import { registerLive, unregisterLive } from './live-buffers.js';
 import type { OnFull } from './on-full.js';
+import { checkTimeout } from './option-checks.js';
 import {
-  checkTimeout,
   type DataBufferOptions,
   type ErrorInfo,
   type FlushInfo,

@@ -4,6 +4,7 @@
  */
 import type { Backend, LocalBackend, SharedBackend } from './backend.js';
 import { describe, invalidArgType, invalidArgValue, outOfRange } from './errors.js';
+import { boolean, MAX_TIMER_DELAY, number, optionalFunction } from './option-checks.js';
 import { estimateSize } from './size-of.js';
 import { checkStore } from './write-behind.js';
 
@@ -285,9 +286,6 @@ const KNOWN_OPTIONS = new Set([
   'store',
 ]);
 
-/** Largest delay Node's timers accept; longer ones fire at once, so we refuse them. */
-const MAX_TIMER_DELAY = 2_147_483_647;
-
 /**
  * Checks every option, alone and against the others, and fills in the defaults.
  * @throws TypeError or RangeError naming the option, the value received and what is allowed, with a
@@ -362,70 +360,8 @@ export function resolveOptions<K, V, M>(
   return resolved;
 }
 
-/**
- * Checks a method's `timeout` argument in ms: a number >= 0, `Infinity` meaning none.
- * @returns the timeout, `Infinity` when it is left out.
- * @throws TypeError for a value that is not a number, RangeError for a negative one.
- */
-export function checkTimeout(timeout: unknown): number {
-  if (timeout === undefined) return Number.POSITIVE_INFINITY;
-  const message = `Expected \`timeout\` to be a number >= 0 or Infinity, got ${describe(timeout)}`;
-  if (typeof timeout !== 'number' || Number.isNaN(timeout)) throw invalidArgType(message);
-  if (timeout < 0) throw outOfRange(message);
-  return timeout;
-}
-
 function alwaysRetryable(): boolean {
   return true;
-}
-
-interface NumberRule {
-  min: number;
-  max?: number;
-  integer?: boolean;
-  /** Whether `Infinity` is allowed (meaning "no limit"). */
-  infinite?: boolean;
-}
-
-function number(options: object, name: string, fallback: number, rule: NumberRule): number {
-  const value = (options as Record<string, unknown>)[name];
-  if (value === undefined) return fallback;
-  const allowed = [
-    rule.integer ? 'an integer' : 'a finite number',
-    `>= ${rule.min}`,
-    rule.max === undefined ? '' : `and <= ${rule.max}`,
-    rule.infinite ? 'or Infinity' : '',
-  ]
-    .filter(Boolean)
-    .join(' ');
-  if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw invalidArgType(`Expected \`${name}\` to be ${allowed}, got ${describe(value)}`);
-  }
-  if (value === Number.POSITIVE_INFINITY && rule.infinite) return value;
-  const fits =
-    Number.isFinite(value) &&
-    value >= rule.min &&
-    (rule.max === undefined || value <= rule.max) &&
-    (!rule.integer || Number.isInteger(value));
-  if (!fits) throw outOfRange(`Expected \`${name}\` to be ${allowed}, got ${describe(value)}`);
-  return value;
-}
-
-function boolean(options: object, name: string, fallback: boolean): boolean {
-  const value = (options as Record<string, unknown>)[name];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean')
-    throw invalidArgType(`Expected \`${name}\` to be a boolean, got ${describe(value)}`);
-  return value;
-}
-
-function optionalFunction<T>(options: object, name: string): T | undefined {
-  const value = (options as Record<string, unknown>)[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function') {
-    throw invalidArgType(`Expected \`${name}\` to be a function, got ${describe(value)}`);
-  }
-  return value as T;
 }
 
 function retryBackoff(value: unknown): RetryBackoff {
