@@ -26,16 +26,7 @@ function errno(code: string, message: string): NodeJS.ErrnoException {
 }
 
 /** A deterministic random source (mulberry32). */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded as random } from '../seeded-random.js';
 
 /** The fake. */
 export class FakeFs implements JournalFs {

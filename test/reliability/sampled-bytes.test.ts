@@ -6,24 +6,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DataBuffer, estimateSize, type OnFullPolicy } from '../../src/index.js';
 import { useFakeTimersInEveryTest } from '../helpers.js';
+import { seeded } from '../seeded-random.js';
 
 useFakeTimersInEveryTest();
 
 const BUDGET = 16 * 1024 * 1024;
 const SMALL = 'x'.repeat(50); // 116 bytes as estimated
 const LARGE = 'y'.repeat(50_000); // 100,016 bytes: some 1000x larger
-
-/** A seeded generator (mulberry32): the stream and the sampler's strides are the same on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 beforeEach(() => {
   vi.spyOn(Math, 'random').mockImplementation(seeded(7));
