@@ -4,65 +4,23 @@
  * before the restart is gone: a server without persistence forgets everything (see docs/redis.md).
  * The test runs its own `redis-server` on a free port, killed after.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import net from 'node:net';
-import { Redis } from 'ioredis';
-import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { redisChannelNames, redisStore } from '../../src/redis/index.js';
+import {
+  freePort,
+  killStartedServers,
+  reconnectingClients,
+  startServer,
+  waitForPort,
+} from './restartable-server.js';
 import { redisBinariesAvailable, sleep } from './server.js';
 
 const available = await redisBinariesAvailable('test/redis/outage.test.ts');
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+afterAll(killStartedServers);
 
-const servers: ChildProcess[] = [];
-function startServer(port: number, extra: string[] = []): ChildProcess {
-  const server = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra],
-    {
-      stdio: 'ignore',
-    },
-  );
-  servers.push(server);
-  return server;
-}
-afterAll(() => {
-  for (const server of servers) server.kill('SIGKILL');
-});
-
-/** Clients that fail commands at once while disconnected (no offline queue), and reconnect quickly. */
-const clients = {
-  'node-redis': async (port: number) => {
-    const client = createClient({
-      url: `redis://127.0.0.1:${port}`,
-      disableOfflineQueue: true,
-      socket: { reconnectStrategy: () => 50 },
-    });
-    client.on('error', () => {});
-    await client.connect();
-    return { client, close: () => client.destroy() };
-  },
-  ioredis: async (port: number) => {
-    const client = new Redis({
-      port,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => 50,
-    });
-    client.on('error', () => {});
-    await new Promise((resolve) => client.once('ready', resolve));
-    return { client, close: () => client.disconnect() };
-  },
-};
+const clients = reconnectingClients;
 
 describe.skipIf(!available)('redisStore through a Redis restart', () => {
   for (const [name, connect] of Object.entries(clients)) {
@@ -113,22 +71,6 @@ describe.skipIf(!available)('redisStore through a Redis restart', () => {
     });
   }
 });
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    await sleep(25);
-  }
-  throw new Error(`redis-server on port ${port} did not start`);
-}
 
 describe.skipIf(!available)('redisStore on a server that may evict', () => {
   it('warns once when maxmemory-policy lets Redis evict keys without an expiry', async () => {
