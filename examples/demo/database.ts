@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Queryable } from '../../src/postgres/index.js';
+import type { PageView } from './traffic.js';
 
 /** The demo's database: what the sink writes through, and what the summary reads. */
 export interface DemoDatabase {
@@ -216,3 +217,21 @@ async function templatePath(): Promise<{ template: string; entry: string }> {
   cacheDir = process.env.DATA_BUFFER_DEMO_CACHE || cacheDir;
   return { template: path.join(cacheDir, `pglite-${version}.tgz`), entry: pathToFileURL(entry).href };
 }
+
+/** What the demo table stores of a page view (the path is the buffer's key). */
+type StoredView = Pick<PageView, 'id' | 'user' | 'at'>;
+
+/**
+ * How a page view fills the demo table, for `postgresSink`: its columns, and the conflict rule that
+ * makes a retry harmless. A retry after a lost acknowledgement sends rows already stored: the table
+ * skips them by their unique `event_id`, so the final count stays exact.
+ */
+export const pageViewTable = {
+  columns: {
+    event_id: { type: 'int8', value: (view: StoredView) => view.id },
+    path: { type: 'text', value: (_view: StoredView, path: string) => path },
+    user_id: { type: 'text', value: (view: StoredView) => view.user },
+    viewed_at: { type: 'timestamptz', value: (view: StoredView) => view.at },
+  },
+  onConflict: { action: 'do-nothing', target: ['event_id'] },
+} as const;

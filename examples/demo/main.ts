@@ -9,7 +9,7 @@ import { DataBuffer } from '../../src/index.js';
 import { journal, type Serialized } from '../../src/journal/index.js';
 import { type PostgresSinkResult, postgresSink, type SinkCallInfo } from '../../src/postgres/index.js';
 import { type DemoArgs, HELP, parseDemoArgs } from './args.js';
-import { type DemoDatabase, openDemoDatabase } from './database.js';
+import { type DemoDatabase, openDemoDatabase, pageViewTable } from './database.js';
 import { type FaultCounters, withFaults } from './faults.js';
 import { Ledger } from './ledger.js';
 import { runRedisDemo, runRedisWorker } from './redis.js';
@@ -72,14 +72,7 @@ async function run(args: DemoArgs, database: DemoDatabase): Promise<number> {
   const sink = postgresSink<string, PageView>({
     pool: database.db,
     table: database.table,
-    columns: {
-      event_id: { type: 'int8', value: (view) => view.id },
-      path: { type: 'text', value: (_view, path) => path },
-      user_id: { type: 'text', value: (view) => view.user },
-      viewed_at: { type: 'timestamptz', value: (view) => view.at },
-    },
-    // A retry after a lost acknowledgement sends rows already stored: skip them, by their unique id.
-    onConflict: { action: 'do-nothing', target: ['event_id'] },
+    ...pageViewTable,
   });
   const write = async (path: string, views: PageView[], info: SinkCallInfo): Promise<PostgresSinkResult> => {
     const result = await sink(path, views, info);

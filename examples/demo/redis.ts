@@ -16,6 +16,7 @@ import { createClient } from 'redis';
 import { DataBuffer } from '../../src/index.js';
 import { postgresSink } from '../../src/postgres/index.js';
 import { redisStore } from '../../src/redis/index.js';
+import { pageViewTable } from './database.js';
 
 /** What the Redis demo was asked to do. */
 export interface RedisDemoArgs {
@@ -148,13 +149,7 @@ export async function runRedisWorker(
   const sink = postgresSink<string, { id: number; user: string; at: Date }>({
     pool,
     table: config.table,
-    columns: {
-      event_id: { type: 'int8', value: (view) => view.id },
-      path: { type: 'text', value: (_view, path) => path },
-      user_id: { type: 'text', value: (view) => view.user },
-      viewed_at: { type: 'timestamptz', value: (view) => view.at },
-    },
-    onConflict: { action: 'do-nothing', target: ['event_id'] },
+    ...pageViewTable,
   });
   const buffer = new DataBuffer<string, { id: number; user: string; at: Date }>({
     interval: 500,
