@@ -6,14 +6,14 @@
  * starts empty (the two items written before the restart are never delivered). The test runs its own
  * `redis-server` on a free port, killed after.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataBuffer } from '../../src/index.js';
-import { redisChannelNames, redisStore } from '../../src/redis/index.js';
+import { redisStore } from '../../src/redis/index.js';
 import {
   freePort,
   killStartedServers,
   reconnectingClients,
+  recordOutages,
   startServer,
   waitForPort,
 } from './restartable-server.js';
@@ -40,11 +40,7 @@ describe.skipIf(!available)('DataBuffer on redisStore through a Redis restart', 
       let server = startServer(port);
       await waitForPort(port);
       const { client, close } = await connect(port);
-      const events: string[] = [];
-      const onOutage = () => events.push('outage');
-      const onRecovered = () => events.push('recovered');
-      diagnosticsChannel.subscribe(redisChannelNames.outage, onOutage);
-      diagnosticsChannel.subscribe(redisChannelNames.recovered, onRecovered);
+      const { events, stop: stopRecording } = recordOutages();
       const delivered: number[] = [];
       const dropped: number[] = [];
       const buffer = new DataBuffer<string, number>({
@@ -91,8 +87,7 @@ describe.skipIf(!available)('DataBuffer on redisStore through a Redis restart', 
         expect(delivered).not.toContain(1);
         expect(buffer.insert('k', 31)).toBe(true); // room again
       } finally {
-        diagnosticsChannel.unsubscribe(redisChannelNames.outage, onOutage);
-        diagnosticsChannel.unsubscribe(redisChannelNames.recovered, onRecovered);
+        stopRecording();
         await buffer.close({ timeout: 1000 });
         await close();
         server.kill('SIGKILL');

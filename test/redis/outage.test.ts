@@ -4,13 +4,13 @@
  * before the restart is gone: a server without persistence forgets everything (see docs/redis.md).
  * The test runs its own `redis-server` on a free port, killed after.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterAll, describe, expect, it } from 'vitest';
-import { redisChannelNames, redisStore } from '../../src/redis/index.js';
+import { redisStore } from '../../src/redis/index.js';
 import {
   freePort,
   killStartedServers,
   reconnectingClients,
+  recordOutages,
   startServer,
   waitForPort,
 } from './restartable-server.js';
@@ -29,11 +29,7 @@ describe.skipIf(!available)('redisStore through a Redis restart', () => {
       let server = startServer(port);
       await waitForPort(port);
       const { client, close } = await connect(port);
-      const events: string[] = [];
-      const onOutage = () => events.push('outage');
-      const onRecovered = () => events.push('recovered');
-      diagnosticsChannel.subscribe(redisChannelNames.outage, onOutage);
-      diagnosticsChannel.subscribe(redisChannelNames.recovered, onRecovered);
+      const { events, stop: stopRecording } = recordOutages();
       try {
         const store = redisStore<string, number>({ client, namespace: 'outage', partitions: 4 });
         store.open({ maxSize: Number.POSITIVE_INFINITY, interval: 0, partitions: 1 });
@@ -63,8 +59,7 @@ describe.skipIf(!available)('redisStore through a Redis restart', () => {
         expect((await store.claim('k', true))?.items).toEqual([3, 4, 5]);
         expect((await store.claim('j', true))?.items).toEqual([6]);
       } finally {
-        diagnosticsChannel.unsubscribe(redisChannelNames.outage, onOutage);
-        diagnosticsChannel.unsubscribe(redisChannelNames.recovered, onRecovered);
+        stopRecording();
         await close();
         server.kill('SIGKILL');
       }

@@ -4,9 +4,11 @@
  * is killed by {@link killStartedServers} (call it from the test file's `afterAll`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
+import { redisChannelNames } from '../../src/redis/index.js';
 import { sleep } from './server.js';
 
 /** A port nobody listens on now. */
@@ -77,3 +79,19 @@ export const reconnectingClients = {
     return { client, close: () => client.disconnect() };
   },
 };
+
+/** Records the store's outage and recovery reports, in order, until `stop()`. */
+export function recordOutages(): { events: string[]; stop(): void } {
+  const events: string[] = [];
+  const onOutage = () => events.push('outage');
+  const onRecovered = () => events.push('recovered');
+  diagnosticsChannel.subscribe(redisChannelNames.outage, onOutage);
+  diagnosticsChannel.subscribe(redisChannelNames.recovered, onRecovered);
+  return {
+    events,
+    stop() {
+      diagnosticsChannel.unsubscribe(redisChannelNames.outage, onOutage);
+      diagnosticsChannel.unsubscribe(redisChannelNames.recovered, onRecovered);
+    },
+  };
+}
