@@ -47,34 +47,48 @@ export const APPEND_OPENED = 1;
 export const APPEND_FULL = 2;
 
 /**
- * append: one key's items of one write, in insert order.
- * KEYS: items, due. ARGV: member, interval (ms), maxSize (0: none), values...
- * Reply: {@link APPEND_OPENED} when the items opened a batch (the list was empty: it falls due
- * `interval` ms from now), plus {@link APPEND_FULL} when the list reached `maxSize` (due now).
+ * append: the items of one round, each key's in insert order, for any number of keys: of one
+ * partition on a Cluster (one hash tag, one slot), of every partition on a single server. One call
+ * per round rather than per key: node-redis writes one command per turn of the event loop once its
+ * socket buffer is full (16 KB), so a round of a hundred keys in a hundred calls took a hundred turns
+ * of a busy loop, and its items piled up in the process meanwhile; a call also costs the client a
+ * promise and a timeout, and the server a script run.
+ * KEYS: per key, its items list then its partition's due set. ARGV: interval (ms), maxSize (0: none),
+ * then per key, in KEYS order: member, count, and its `count` values.
+ * Reply: per key, {@link APPEND_OPENED} when its items opened a batch (the list was empty: it falls due
+ * `interval` ms from now), plus {@link APPEND_FULL} when its list reached `maxSize` (due now).
  */
 export const APPEND = script(
   'append',
   `
-local member, interval, max_size = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local count = #ARGV - 3
-local length = 0
--- In slices: unpack puts every value on Lua's stack, which holds a few thousand.
-for i = 4, #ARGV, 1000 do
-  length = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
+local interval, max_size = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = now_ms()
-local reply = 0
-if length == count then
-  -- NX: a schedule that exists already (it should not, with an empty list) is not pushed back.
-  redis.call('ZADD', KEYS[2], 'NX', now + interval, member)
-  reply = ${APPEND_OPENED}
+local replies = {}
+local at = 3
+for k = 1, #KEYS, 2 do
+  local items, due = KEYS[k], KEYS[k + 1]
+  local member, count = ARGV[at], tonumber(ARGV[at + 1])
+  local first, last = at + 2, at + 1 + count
+  local length = 0
+  -- In slices: unpack puts every value on Lua's stack, which holds a few thousand.
+  for i = first, last, 1000 do
+    length = redis.call('RPUSH', items, unpack(ARGV, i, math.min(i + 999, last)))
+  end
+  local reply = 0
+  if length == count then
+    -- NX: a schedule that exists already (it should not, with an empty list) is not pushed back.
+    redis.call('ZADD', due, 'NX', now + interval, member)
+    reply = ${APPEND_OPENED}
+  end
+  if max_size > 0 and length >= max_size and length - count < max_size then
+    -- LT: only ever brings the due time forward.
+    redis.call('ZADD', due, 'LT', now, member)
+    reply = reply + ${APPEND_FULL}
+  end
+  replies[#replies + 1] = reply
+  at = last + 1
 end
-if max_size > 0 and length >= max_size and length - count < max_size then
-  -- LT: only ever brings the due time forward.
-  redis.call('ZADD', KEYS[2], 'LT', now, member)
-  reply = reply + ${APPEND_FULL}
-end
-return reply`,
+return replies`,
 );
 
 /**

@@ -9,7 +9,7 @@ export interface RedisStoreStats {
   roundTrips: number;
   /** Items written to Redis (acknowledged by the server). */
   itemsWritten: number;
-  /** Append scripts run (one per key per write). */
+  /** Keys appended to (one per key per round; a round's keys share one script call). */
   appends: number;
   /** Batches claimed, first deliveries and re-deliveries alike. */
   claims: number;

@@ -9,17 +9,17 @@ import type { CallResult, ScriptCall, ScriptRunner } from '../../src/redis/clien
 import { redisChannelNames } from '../../src/redis/diagnostics.js';
 import { KeyNames } from '../../src/redis/keys.js';
 import { createRedisStoreStats } from '../../src/redis/stats.js';
-import { ROUND_ITEMS, STALLED_WRITE_MS, Writer } from '../../src/redis/writer.js';
+import { ROUND_CHARS, ROUND_ITEMS, STALLED_WRITE_MS, Writer } from '../../src/redis/writer.js';
 import { deferred, useFakeTimersInEveryTest } from '../helpers.js';
 
 useFakeTimersInEveryTest();
 
 /** A runner whose rounds the test answers: each `runAll` waits for `answer`. */
-function scriptedRunner() {
+function scriptedRunner(cluster = false) {
   const rounds: Array<{ calls: readonly ScriptCall[]; answer: (results: CallResult[]) => void }> = [];
   const runner: ScriptRunner = {
     client: 'redis',
-    cluster: false,
+    cluster,
     run: () => Promise.reject(new Error('not used')),
     runAll(calls) {
       const reply = deferred<CallResult[]>();
@@ -46,18 +46,35 @@ function writer(runner: ScriptRunner) {
   return { w, stats };
 }
 
-/** The values each call of a round appends, per member. */
-function appended(calls: readonly ScriptCall[]): Record<string, string[]> {
-  return Object.fromEntries(calls.map((call) => [call.args[0], call.args.slice(3)]));
+/** The members one append call carries, in order (its ARGV: interval, maxSize, then member, count, values…). */
+function membersOf(call: ScriptCall): string[] {
+  const members: string[] = [];
+  for (let at = 2; at < call.args.length; at += 2 + Number(call.args[at + 1])) members.push(call.args[at]!);
+  return members;
 }
 
-const ok = (calls: readonly ScriptCall[]): CallResult[] => calls.map(() => ({ ok: true, value: 1 }));
+/** The values the calls of a round append, per member. */
+function appended(calls: readonly ScriptCall[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const call of calls) {
+    for (let at = 2; at < call.args.length; ) {
+      const count = Number(call.args[at + 1]);
+      out[call.args[at]!] = call.args.slice(at + 2, at + 2 + count);
+      at += 2 + count;
+    }
+  }
+  return out;
+}
+
+/** Every call of a round succeeded; each key's reply is OPENED. */
+const ok = (calls: readonly ScriptCall[]): CallResult[] =>
+  calls.map((call) => ({ ok: true, value: membersOf(call).map(() => 1) }));
 const connectionLost = Object.assign(new Error('Socket closed unexpectedly'), {
   name: 'SocketClosedUnexpectedlyError',
 });
 
 describe('Writer', () => {
-  it('gathers the writes that arrive while a round is out into the next round, one append per key', async () => {
+  it('gathers the writes that arrive while a round is out into the next round, one append call for all keys', async () => {
     const { runner, rounds } = scriptedRunner();
     const { w, stats } = writer(runner);
     const first = w.add(['s:a'], [0], ['1']);
@@ -69,15 +86,18 @@ describe('Writer', () => {
     await first;
     await vi.advanceTimersByTimeAsync(0);
     expect(rounds).toHaveLength(2);
+    expect(rounds[1]!.calls).toHaveLength(1);
     expect(appended(rounds[1]!.calls)).toEqual({ 's:a': ['2', '4'], 's:b': ['3'] });
-    expect(rounds[1]!.calls[0]!.args.slice(0, 3)).toEqual(['s:a', '1000', '100']);
+    expect(rounds[1]!.calls[0]!.args.slice(0, 4)).toEqual(['1000', '100', 's:a', '2']);
+    expect(rounds[1]!.calls[0]!.keys).toEqual(['{ns:0}:i:s:a', '{ns:0}:due', '{ns:1}:i:s:b', '{ns:1}:due']);
     rounds[1]!.answer(ok(rounds[1]!.calls));
     await Promise.all([second, third, w.drained()]);
     expect(stats).toMatchObject({ roundTrips: 2, appends: 3, itemsWritten: 4, pendingItems: 0 });
   });
 
   it('sends a failed append again after a wait, before newer items of its key, and reports the outage once', async () => {
-    const { runner, rounds } = scriptedRunner();
+    // On a Cluster, one call per partition: one of them can fail alone.
+    const { runner, rounds } = scriptedRunner(true);
     const { w, stats } = writer(runner);
     const events: string[] = [];
     const onOutage = () => events.push('outage');
@@ -91,8 +111,9 @@ describe('Writer', () => {
         settled = true;
       });
       await vi.advanceTimersByTimeAsync(0);
+      expect(rounds[0]!.calls.map(membersOf)).toEqual([['s:a'], ['s:b']]);
       rounds[0]!.answer([
-        { ok: true, value: 1 },
+        { ok: true, value: [1] },
         { ok: false, error: connectionLost },
       ]);
       await vi.advanceTimersByTimeAsync(0);
@@ -150,6 +171,62 @@ describe('Writer', () => {
     });
     await expect(w.add(['s:b'], [0], ['2'])).rejects.toMatchObject({ code: 'ERR_REDIS_REPLY' });
     await expect(w.drained()).rejects.toMatchObject({ code: 'ERR_REDIS_REPLY' });
+  });
+
+  it('sends a write larger than a round in rounds of ROUND_ITEMS items, one after the other, in order; it settles with the last', async () => {
+    const { runner, rounds } = scriptedRunner();
+    const { w, stats } = writer(runner);
+    // Two keys, interleaved as inserts are: 1.5 rounds of items each.
+    const n = ROUND_ITEMS * 1.5;
+    const members = Array.from({ length: 2 * n }, (_, i) => (i % 2 === 0 ? 's:a' : 's:b'));
+    const values = members.map((member, i) => `${member}-${i >> 1}`);
+    let settled = false;
+    const big = w
+      .add(
+        members,
+        members.map(() => 0),
+        values,
+      )
+      .then(() => {
+        settled = true;
+      });
+    const after = w.add(['s:a'], [0], ['last']);
+    const sent: Record<string, string[]> = { 's:a': [], 's:b': [] };
+    for (let round = 0; round < 3; round++) {
+      await vi.advanceTimersByTimeAsync(0);
+      expect(rounds).toHaveLength(round + 1);
+      const calls = rounds[round]!.calls;
+      const items = Object.values(appended(calls)).reduce((sum, list) => sum + list.length, 0);
+      expect(items).toBeLessThanOrEqual(ROUND_ITEMS);
+      for (const [member, list] of Object.entries(appended(calls))) sent[member]!.push(...list);
+      expect(settled).toBe(false);
+      rounds[round]!.answer(ok(calls));
+    }
+    await vi.advanceTimersByTimeAsync(0);
+    expect(settled).toBe(true);
+    // The small write came after the big one: the next round.
+    expect(appended(rounds[3]!.calls)).toEqual({ 's:a': ['last'] });
+    rounds[3]!.answer(ok(rounds[3]!.calls));
+    await Promise.all([big, after]);
+    expect(sent['s:a']).toEqual(Array.from({ length: n }, (_, i) => `s:a-${i}`));
+    expect(sent['s:b']).toEqual(Array.from({ length: n }, (_, i) => `s:b-${i}`));
+    expect(stats).toMatchObject({ itemsWritten: 2 * n + 1, pendingItems: 0 });
+  });
+
+  it('caps a round at ROUND_CHARS characters of items, and sends an item larger than that alone', async () => {
+    const { runner, rounds } = scriptedRunner();
+    const { w } = writer(runner);
+    const huge = 'x'.repeat(ROUND_CHARS + 1);
+    const half = 'y'.repeat(ROUND_CHARS / 2);
+    const write = w.add(['s:a', 's:a', 's:a', 's:a'], [0, 0, 0, 0], [huge, half, half, half]);
+    const expected = [[huge], [half, half], [half]];
+    for (let round = 0; round < 3; round++) {
+      await vi.advanceTimersByTimeAsync(0);
+      expect(appended(rounds[round]!.calls)).toEqual({ 's:a': expected[round] });
+      rounds[round]!.answer(ok(rounds[round]!.calls));
+    }
+    await write;
+    expect(rounds).toHaveLength(3);
   });
 
   it('gathers at most ROUND_ITEMS items into one round (one write at least)', async () => {
