@@ -3,33 +3,35 @@
  * `fixtures/buffer-worker.ts`); each inserts its own ids into six shared keys, and each delivers the
  * batches it claims. One is killed with SIGKILL inside `handleFlush` (it holds that claimed batch, and
  * maybe more, queued behind it). In the end every id a process saw persisted is delivered at least
- * once, each producer's ids of a key in insert order; every duplicate is an item of a batch the killed
- * process had received, delivered again under the same batch id with the next attempt.
+ * once, each producer's ids of a key in insert order; the batch it was killed in is delivered again
+ * under the same batch id with the next attempt, and every duplicate is an item of a batch delivered
+ * again: one the killed process had received, or one whose holder lost its lease (a process stalled
+ * past `leaseMs` on a loaded machine), which that holder counted as a refused ack or extension.
  * `REDIS_KILL_REPEATS=99` repeats it (100 kills) for a manual run; `REDIS_CLIENT=ioredis` switches client.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
-import { REDIS_URL, redisAvailable, singleServer, sleep, uniqueNamespace } from './server.js';
+import {
+  type Delivered,
+  deliveryCounts,
+  expectEveryPersistedIdDelivered,
+  expectProducerOrder,
+  missingIds,
+  PRODUCERS,
+  startWorkers,
+  waitFor,
+} from './kill-run.js';
+import { REDIS_URL, redisAvailable, singleServer, uniqueNamespace } from './server.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/buffer-worker.ts', import.meta.url));
 const available = await redisAvailable('test/redis/buffer-processes.test.ts');
 const PER_KEY = 150;
-const KEYS = 6;
 const repeats = Number(process.env.REDIS_KILL_REPEATS ?? 0);
 const clientKind = process.env.REDIS_CLIENT ?? 'redis';
 
-interface Flushed {
-  key: string;
-  items: string[];
-  batchId: string;
-  attempt: number;
-  by: number;
-}
-
 /** The claim's fence, from the store's batch id (`partition-fence-time`): claim order within a partition. */
-const fenceOf = (batchId: string) => Number(batchId.split('-')[1]);
+const fenceOf = (d: Delivered) => Number(d.batchId.split('-')[1]);
 
 let children: ChildProcess[] = [];
 afterEach(() => {
@@ -42,90 +44,61 @@ it.skipIf(!available)(
   { timeout: 60_000, repeats },
   async () => {
     const namespace = uniqueNamespace('buffer-processes');
-    const persisted = [0, 0, 0, 0];
-    const deliveries: Flushed[] = [];
-    let victimStuck: string | undefined;
-    const exited = [0, 1, 2, 3].map((id) => {
-      const args = [fixture, REDIS_URL, namespace, String(id), String(PER_KEY), clientKind];
-      if (id === 0) args.push('stuck');
-      const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      });
-      children.push(child);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        const message = JSON.parse(line);
-        if (message.persisted) persisted[id] = message.persisted;
-        if (message.delivered) deliveries.push({ ...message.delivered, by: id });
-        if (message.stuck) victimStuck = message.stuck;
-      });
-      return new Promise((resolve) => child.once('exit', resolve));
+    const run = startWorkers(fixture, (id) => {
+      const args = [REDIS_URL, namespace, String(id), String(PER_KEY), clientKind];
+      return id === 0 ? [...args, 'stuck'] : args;
     });
+    children = run.children;
     const connection = await singleServer.redis.connect();
     try {
-      const start = Date.now();
-      while (!victimStuck) {
-        if (Date.now() - start > 30_000) throw new Error('process 0 never got stuck');
-        await sleep(1);
-      }
+      await waitFor(
+        () => run.stuck !== undefined,
+        30_000,
+        () => 'process 0 never got stuck',
+      );
+      const victimStuck = run.stuck;
       children[0]!.kill('SIGKILL');
-      await exited[0];
-      const missing = () => {
-        const seen = new Set(deliveries.flatMap((d) => d.items));
-        let count = 0;
-        for (let id = 0; id < 4; id++) {
-          for (let k = 0; k < KEYS; k++) {
-            for (let n = 0; n < persisted[id]!; n++) if (!seen.has(`${id}:key-${k}:${n}`)) count++;
-          }
-        }
-        return count;
-      };
+      await run.exited[0];
       // The killed process's own delivery counts as seen: wait for its batch to come back too (its lease
       // must run out first), or the others might close before it does.
-      const retakenYet = () => deliveries.some((d) => d.batchId === victimStuck && d.by !== 0);
-      const deadline = Date.now() + 30_000;
-      while (!persisted.slice(1).every((n) => n === PER_KEY) || missing() > 0 || !retakenYet()) {
-        if (Date.now() > deadline) throw new Error(`${missing()} persisted ids were not delivered`);
-        await sleep(50);
-      }
+      const retakenYet = () => run.deliveries.some((d) => d.batchId === victimStuck && d.by !== 0);
+      await waitFor(
+        () => run.persisted.slice(1).every((n) => n === PER_KEY) && missingIds(run) === 0 && retakenYet(),
+        30_000,
+        () => `${missingIds(run)} persisted ids were not delivered`,
+      );
       for (const child of children.slice(1)) child.stdin!.end();
-      await Promise.all(exited);
+      await Promise.all(run.exited);
 
-      // At least once: every id a producer saw persisted.
-      const seen = new Map<string, number>();
-      for (const d of deliveries) for (const item of d.items) seen.set(item, (seen.get(item) ?? 0) + 1);
-      for (let id = 0; id < 4; id++) {
-        for (let k = 0; k < KEYS; k++) {
-          for (let n = 0; n < persisted[id]!; n++) expect(seen.has(`${id}:key-${k}:${n}`)).toBe(true);
-        }
-      }
-      // Order: a key's batches in claim order (fence), each batch once, give each producer's ids in order.
-      for (let k = 0; k < KEYS; k++) {
-        const batches = deliveries
-          .filter((d) => d.key === `key-${k}`)
-          .sort((a, b) => fenceOf(a.batchId) - fenceOf(b.batchId));
-        const items = [...new Map(batches.map((d) => [d.batchId, d])).values()].flatMap((d) => d.items);
-        for (let id = 0; id < 4; id++) {
-          const mine = items
-            .filter((item) => item.startsWith(`${id}:`))
-            .map((item) => Number(item.split(':')[2]));
-          expect(mine).toEqual(Array.from({ length: mine.length }, (_, n) => n));
-        }
-      }
+      expectEveryPersistedIdDelivered(run);
+      expectProducerOrder(run.deliveries, fenceOf);
       // The kill: the batch it was inside handleFlush with came back, same id, next attempt, by another.
+      const { deliveries } = run;
       const stuck = deliveries.find((d) => d.by === 0 && d.batchId === victimStuck)!;
       const retaken = deliveries.find((d) => d.batchId === stuck.batchId && d.by !== 0);
       expect(retaken).toMatchObject({ items: stuck.items, attempt: stuck.attempt + 1 });
-      // Every duplicate is an item of a batch the killed process had received (delivered again).
-      const victimBatches = new Set(deliveries.filter((d) => d.by === 0).map((d) => d.batchId));
+      // Every duplicate is an item of a batch delivered again: one the killed process had received, or
+      // one whose holder lost its lease, which the holder counted (a refused ack or extension).
+      const seen = deliveryCounts(deliveries);
       const duplicates = [...seen].filter(([, n]) => n > 1).map(([item]) => item);
-      const ofVictim = new Set(
-        deliveries.filter((d) => victimBatches.has(d.batchId)).flatMap((d) => d.items),
-      );
-      for (const item of duplicates) expect(ofVictim.has(item)).toBe(true);
+      const victimBatches = new Set(deliveries.filter((d) => d.by === 0).map((d) => d.batchId));
+      const again = new Set(deliveries.filter((d) => d.attempt > 1).map((d) => d.batchId));
+      const itemsOf = (batches: Set<string>) =>
+        new Set(deliveries.filter((d) => batches.has(d.batchId)).flatMap((d) => d.items));
+      const ofVictim = itemsOf(victimBatches);
+      const ofLostLeases = itemsOf(new Set([...again].filter((id) => !victimBatches.has(id))));
+      const leasesLost = run.done.slice(1).reduce((sum, stats) => {
+        const store = (stats?.store ?? {}) as Record<string, number>;
+        return sum + (stats?.lateAcks as number) + store.extendsRefused!;
+      }, 0);
+      for (const item of duplicates) {
+        expect(ofVictim.has(item) || ofLostLeases.has(item)).toBe(true);
+        if (!ofVictim.has(item)) expect(leasesLost).toBeGreaterThan(0);
+      }
       expect(duplicates.length).toBeGreaterThanOrEqual(stuck.items.length);
-      const redelivered = new Set(deliveries.filter((d) => d.attempt > 1).map((d) => d.batchId));
+      expect(run.done.slice(1).every((stats) => stats !== undefined)).toBe(true);
       console.log(
-        `buffer processes: ${seen.size} ids delivered, ${duplicates.length} delivered twice (all of the killed process's batches), ${redelivered.size} batch(es) delivered again`,
+        `buffer processes: ${seen.size} ids delivered, ${duplicates.length} delivered twice (${duplicates.filter((item) => ofVictim.has(item)).length} of the killed process's batches), ${again.size} batch(es) delivered again, ${leasesLost} lease(s) lost by the ${PRODUCERS - 1} others`,
       );
     } finally {
       await connection.cleanup(namespace);
