@@ -148,6 +148,13 @@ export interface Claim<V> {
    * hands it to `handleError` (reason `'poisoned'`) instead of `handleFlush`, then acks it.
    */
   readonly poisoned?: boolean;
+  /**
+   * Set when the store could not read some of the batch's items back (a `deserialize` that threw):
+   * such a batch can never be delivered as it is, so the buffer hands it to `handleError` at once with
+   * this error (reason `'poisoned'`) instead of `handleFlush`, then acks it. `items` then holds only
+   * the items that could be read; the error says where the others are.
+   */
+  readonly error?: Error;
 }
 
 /** A backend in which batches live (a store on Redis shared by many processes). */

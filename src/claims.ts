@@ -150,11 +150,15 @@ export class Claims<K, V> {
     let bytes = 0;
     if (budget.measureBytes) for (const item of items) bytes += budget.measure(item);
     budget.add(items.length, bytes);
-    const poisoned = claim.poisoned === true;
+    // Unreadable items make a batch poison at once: no re-delivery could read them either.
+    const poisoned = claim.poisoned === true || claim.error !== undefined;
     const delivery = this.#context.deliver(key, items, bytes, claim.batchId, claim.attempt - 1, !poisoned);
     this.#held.set(delivery, claim);
     this.#armHeartbeat();
-    if (poisoned) void this.#context.giveUp(delivery, new PoisonedBatchError(claim.attempt), 'poisoned');
+    if (poisoned) {
+      const error = claim.error ?? new PoisonedBatchError(claim.attempt);
+      void this.#context.giveUp(delivery, error, 'poisoned');
+    }
     return delivery;
   }
 

@@ -21,7 +21,12 @@
 export type { Backend, BackendContext, Claim, Staged } from '../backend.js';
 export type { RedisOutageMessage, RedisRecoveredMessage } from './diagnostics.js';
 export { redisChannelNames } from './diagnostics.js';
-export { isRetryableRedisError, RedisStoreError, type RedisStoreErrorCode } from './errors.js';
+export {
+  isRetryableRedisError,
+  RedisDeserializeError,
+  RedisStoreError,
+  type RedisStoreErrorCode,
+} from './errors.js';
 export type { RedisKey } from './keys.js';
 export { type RedisStoreOptions, redisStoreDefaults } from './options.js';
 export type { RedisStoreStats } from './stats.js';

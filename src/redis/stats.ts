@@ -15,7 +15,7 @@ export interface RedisStoreStats {
   claims: number;
   /** Claims that delivered a batch again after its lease ran out or it was given back. */
   redeliveries: number;
-  /** Claims returned with `poisoned: true` (past `maxRedeliveries`). */
+  /** Claims handed to `handleError` as poison: past `maxRedeliveries`, or with items `deserialize` threw for. */
   poisoned: number;
   /** Acks that settled a batch. */
   acks: number;

@@ -7,7 +7,7 @@
  */
 import type { BackendContext, Claim, SharedBackend, Staged } from '../backend.js';
 import { createScriptRunner, type ScriptRunner } from './client.js';
-import { RedisStoreError } from './errors.js';
+import { RedisDeserializeError, RedisStoreError } from './errors.js';
 import {
   decodeMember,
   describe,
@@ -261,19 +261,39 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     if (reply === null || reply === undefined) return undefined;
     const [fence, attempt, lost, batchId, texts] = reply;
     const { deserialize, maxRedeliveries } = this.#options;
-    const items = texts.map((text) => deserialize(String(text)));
+    const items: V[] = [];
+    // A text `deserialize` throws for must not fail the claim: the batch is leased now, and a claim
+    // that rejects would be claimed again after every lease, forever. It goes to handleError instead.
+    let unreadable: string[] | undefined;
+    let cause: unknown;
+    for (const stored of texts) {
+      const text = String(stored);
+      try {
+        items.push(deserialize(text));
+      } catch (error) {
+        if (unreadable === undefined) {
+          unreadable = [];
+          cause = error;
+        }
+        unreadable.push(text);
+      }
+    }
+    const id = String(batchId);
     const claim: RedisClaim<V> = {
       key,
       items,
       fence: Number(fence),
       attempt: Number(attempt),
-      batchId: String(batchId),
+      batchId: id,
       poisoned: Number(lost) > maxRedeliveries,
+      ...(unreadable !== undefined && {
+        error: new RedisDeserializeError(this.namespace, key, id, unreadable, texts.length, cause),
+      }),
     };
     this.#held.add(claim);
     this.#stats.claims++;
     if (claim.attempt > 1) this.#stats.redeliveries++;
-    if (claim.poisoned) this.#stats.poisoned++;
+    if (claim.poisoned || unreadable !== undefined) this.#stats.poisoned++;
     return claim;
   }
 
