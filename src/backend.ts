@@ -57,6 +57,17 @@ export interface BackendContext {
   readonly appended?: (key: unknown, opened: boolean, full: boolean) => void;
 }
 
+/** What a backend's `close()` left undone when the buffer stopped waiting for it ({@link Backend.abandon}). */
+export interface StoreLeftovers {
+  /** Items handed to `write` that the engine never confirmed. */
+  readonly unwritten: number;
+  /**
+   * Items of claimed batches (shared stores) whose ack or give-back the engine never confirmed: they
+   * stay leased, and are delivered again once their lease runs out.
+   */
+  readonly unreturned: number;
+}
+
 /** What every backend does. */
 export interface Backend<K, V> {
   /** Which of the two kinds this backend is. */
@@ -72,6 +83,13 @@ export interface Backend<K, V> {
   durable(): Promise<void>;
   /** Finishes pending writes and lets go of files, locks and connections. The buffer calls it last, once. */
   close(): Promise<void>;
+  /**
+   * Called at most once, after `close()`, when the buffer's close deadline passed while `close()` was
+   * still pending (an engine that does not answer): stop retrying, let go of timers that hold the
+   * process open, make pending `write` and `durable` calls reject, and say what was left undone. The
+   * buffer reports it in its `CloseReport` and no longer waits for `close()`.
+   */
+  abandon?(): Promise<StoreLeftovers>;
   /** Counters for `stats()` (bytes written, syncs, …), flat and numeric. */
   stats?(): Readonly<Record<string, number>>;
   /**

@@ -262,6 +262,18 @@ export class Claims<K, V> {
     this.#heartbeat = undefined;
   }
 
+  /**
+   * The close deadline passed with store calls still unanswered: stop the heartbeat, which would
+   * otherwise hold the process open for a store that does not answer. What is left is the store's to
+   * count (its `abandon`).
+   */
+  abandon(): void {
+    this.stop();
+    this.#heartbeat?.cancel();
+    this.#heartbeat = undefined;
+    this.#held.clear();
+  }
+
   /** `flush(key)`: force-claims the key's unclaimed items, batch by batch, each delivered before the next. */
   async flushKey(key: K): Promise<void> {
     for (let round = 0; round < FLUSH_ROUNDS && !this.#stopped; round++) {

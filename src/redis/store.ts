@@ -5,7 +5,7 @@
  * across processes. Layout: `keys.ts`; scripts: `scripts.ts`; the write path: `writer.ts`.
  * @module
  */
-import type { BackendContext, Claim, SharedBackend, Staged } from '../backend.js';
+import type { BackendContext, Claim, SharedBackend, Staged, StoreLeftovers } from '../backend.js';
 import { createScriptRunner, type ScriptRunner } from './client.js';
 import { RedisDeserializeError, RedisStoreError } from './errors.js';
 import {
@@ -109,6 +109,8 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
   #closed = false;
   /** Claims handed out and neither acked nor released: `close()` gives them back. */
   readonly #held = new Set<Claim<V>>();
+  /** Claims whose ack or release was sent and not answered yet. */
+  readonly #returning = new Set<Claim<V>>();
   #warnedOfEviction = false;
 
   constructor(options: ResolvedRedisStoreOptions<V>) {
@@ -216,6 +218,25 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     this.#closed = true;
   }
 
+  /**
+   * The buffer's close deadline passed with Redis not answering: stops the writer (no more retries;
+   * pending writes reject with `ERR_REDIS_CLOSED`) and counts what is left: items Redis never
+   * confirmed, and items of claims whose ack or release it never confirmed (they come back after their
+   * lease). Every later call rejects with `ERR_REDIS_CLOSED`.
+   */
+  async abandon(): Promise<StoreLeftovers> {
+    const unwritten = this.#writer.abandon(
+      new RedisStoreError(
+        'ERR_REDIS_CLOSED',
+        `redisStore(${this.namespace}): closed before Redis confirmed ${this.#stats.pendingItems} item(s)`,
+      ),
+    );
+    this.#closed = true;
+    let unreturned = 0;
+    for (const claim of [...this.#held, ...this.#returning]) unreturned += claim.items.length;
+    return { unwritten, unreturned };
+  }
+
   stats(): Readonly<RedisStoreStats> {
     return { ...this.#stats };
   }
@@ -311,9 +332,9 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
 
   async ack(claim: Claim<V>): Promise<boolean> {
     const { member, p } = this.#claimed(claim);
-    this.#held.delete(claim);
     const n = this.#names;
-    const ok = await this.#run(
+    const ok = await this.#return(
+      claim,
       ACK,
       [n.inFlight(p, member), n.lease(p), n.meta(p)],
       [member, String(claim.fence)],
@@ -328,13 +349,24 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
 
   async release(claim: Claim<V>): Promise<void> {
     const { member, p } = this.#claimed(claim);
-    this.#held.delete(claim);
-    const ok = await this.#run(
+    const ok = await this.#return(
+      claim,
       RELEASE,
       [this.#names.lease(p), this.#names.meta(p)],
       [member, String(claim.fence)],
     );
     if (Number(ok) === 1) this.#stats.releases++;
+  }
+
+  /** Sends a claim's ack or release; the claim counts as unreturned until Redis answers. */
+  async #return(claim: Claim<V>, script: typeof ACK, keys: string[], args: string[]): Promise<unknown> {
+    this.#held.delete(claim);
+    this.#returning.add(claim);
+    try {
+      return await this.#run(script, keys, args);
+    } finally {
+      this.#returning.delete(claim);
+    }
   }
 
   /** The member and partition of a claim this store handed out. */
