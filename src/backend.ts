@@ -81,6 +81,13 @@ export interface Backend<K, V> {
   write(staged: Staged<K, V>): Promise<void>;
   /** Resolves once everything written so far is durable at the backend's level (what `persisted()` awaits). */
   durable(): Promise<void>;
+  /**
+   * `true` when `durable()` covers every `write` handed over so far, settled or not: a shared store
+   * with a journal in front, whose writes settle once the engine has them (the budget counts items
+   * until then) but are durable once journaled. `persisted()` then waits for `durable()` alone.
+   * @default false: `persisted()` waits for the writes to settle, then for `durable()`
+   */
+  readonly durableBeforeWritten?: boolean;
   /** Finishes pending writes and lets go of files, locks and connections. The buffer calls it last, once. */
   close(): Promise<void>;
   /**

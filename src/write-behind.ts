@@ -206,12 +206,14 @@ export class WriteBehind<K, V> {
   }
 
   /**
-   * Resolves once everything staged before the call is written and the backend says it is durable;
-   * rejects with the {@link StoreFailedError} once the backend failed.
+   * Resolves once everything staged before the call is written and the backend says it is durable
+   * (with `durableBeforeWritten`, once it says so, written or not); rejects with the
+   * {@link StoreFailedError} once the backend failed.
    */
   async persisted(): Promise<void> {
     this.flush();
-    await this.#written;
+    // A journal in front of a shared store: durable once journaled, whether the engine has it yet or not.
+    if (this.#backend.durableBeforeWritten !== true) await this.#written;
     if (this.failure !== undefined) throw this.failure;
     if (this.#closed) return; // closed after every write succeeded: all of it is durable
     try {

@@ -31,6 +31,8 @@ export interface RedisStoreStats {
   writeRetries: number;
   /** Gauge: items held in this process that Redis has not confirmed yet. */
   pendingItems: number;
+  /** Items the journal in front (the `journal` option) handed back at open, written to Redis first. */
+  recoveredItems: number;
 }
 
 /** A fresh set of zeroed counters. */
@@ -49,5 +51,6 @@ export function createRedisStoreStats(): RedisStoreStats {
     outages: 0,
     writeRetries: 0,
     pendingItems: 0,
+    recoveredItems: 0,
   };
 }
