@@ -18,7 +18,7 @@
  * ```
  * @module data-buffer/redis
  */
-export type { Backend, BackendContext, Claim, Staged } from '../backend.js';
+export type { Backend, BackendContext, Claim, LocalBackend, Staged, StoreLeftovers } from '../backend.js';
 export type { RedisOutageMessage, RedisRecoveredMessage } from './diagnostics.js';
 export { redisChannelNames } from './diagnostics.js';
 export {
