@@ -21,8 +21,11 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Inserts `count` items from `pick(i)` into a buffer that never flushes; returns the most bytes it held and how full it got. */
-function fill(policy: OnFullPolicy, count: number, pick: (i: number) => string) {
+/**
+ * Inserts `count` items from `pick(i)` into a buffer that never flushes, one `insert` each or, with
+ * `lists`, `insertMany` lists of that many; returns the most bytes it held and how full it got.
+ */
+function fill(policy: OnFullPolicy, count: number, pick: (i: number) => string, lists = 0) {
   let held = 0;
   let most = 0;
   const buffer = new DataBuffer<string, string>({
@@ -44,6 +47,15 @@ function fill(policy: OnFullPolicy, count: number, pick: (i: number) => string) 
   for (let i = 0; i < count; i++) {
     const item = pick(i);
     const before = buffer.size;
+    if (lists > 0) {
+      if (i % lists !== 0) continue;
+      // Under 'drop-newest' nothing leaves during the call, so what a list stored is its first items.
+      const list = Array.from({ length: Math.min(lists, count - i) }, (_, j) => pick(i + j));
+      buffer.insertMany(keys[(i / lists) % keys.length] as string, list);
+      for (const value of list.slice(0, buffer.size - before)) held += estimateSize(value);
+      most = Math.max(most, held);
+      continue;
+    }
     const stored = buffer.insert(keys[i % keys.length] as string, item);
     // 'block' refuses nothing: a producer that respects `false` stops; this one only stops counting.
     if (policy === 'block' && !stored) {
@@ -92,6 +104,12 @@ describe('the sampled byte estimate (default sizeOf)', () => {
       }
     },
   );
+
+  it('insertMany samples as insert does: lists of 50 from the same stream stay under maxBufferedBytes', () => {
+    const { most } = fill('drop-newest', onePercentLarge.length, (i) => onePercentLarge[i] as string, 50);
+    expect(most).toBeLessThanOrEqual(BUDGET);
+    expect(most).toBeGreaterThan(BUDGET / 3);
+  });
 
   it('items of one size: the limit is the budget over their size, exactly', () => {
     const { items } = fill('drop-newest', 200_000, () => SMALL);
