@@ -101,6 +101,13 @@ export interface RedisStore<K extends RedisKey, V> extends SharedBackend<K, V> {
  *   store: redisStore({ client, namespace: 'page-views' }),
  * });
  * ```
+ * @example The journal in front: items survive the process's death while Redis is down or before
+ * their write reached it, and `persisted()` resolves once they are journaled.
+ * ```ts
+ * import { journal } from 'data-buffer/journal';
+ *
+ * const store = redisStore({ client, namespace: 'page-views', journal: journal({ dir: './var/page-views' }) });
+ * ```
  * @throws TypeError or RangeError for bad options, naming the option, the value and what is allowed.
  */
 export function redisStore<K extends RedisKey, V>(options: RedisStoreOptions<V, K>): RedisStore<K, V> {

@@ -11,7 +11,7 @@
  *   jitter), while `stats().pendingItems` and the `data-buffer:redis:outage` channel say so. An
  *   append whose reply was lost with the connection may have run: sent again, its items are in Redis
  *   twice (at least once, never lost while this process lives). A process that dies during an outage
- *   loses what it held: put the journal in front for that.
+ *   loses what it held, unless the journal is in front (the `journal` option, `journal-front.ts`).
  * - **A reply that retrying cannot fix** (a key of the wrong type, a script error) stops the writer:
  *   this write and every later one reject with a `RedisStoreError` (the buffer fails stop).
  * - **Outages are visible:** a failed round, or one without a reply for {@link STALLED_WRITE_MS}
