@@ -36,18 +36,15 @@ export class Lines<K> {
     return this.#batches.size;
   }
 
-  /** Whether the key has untaken items. */
-  has(key: K): boolean {
-    return this.#lines.has(key);
+  /** The key's line, `undefined` when it has no untaken items. */
+  get(key: K): Line | undefined {
+    return this.#lines.get(key);
   }
 
-  /** The key's line, created with `encode()` for its field when the key has none. */
-  line(key: K, encode: () => Buffer): Line {
-    let line = this.#lines.get(key);
-    if (line === undefined) {
-      line = { keyField: encode(), seqs: [], head: 0 };
-      this.#lines.set(key, line);
-    }
+  /** Starts the line of a key that has none, with its encoded field. */
+  add(key: K, keyField: Buffer): Line {
+    const line: Line = { keyField, seqs: [], head: 0 };
+    this.#lines.set(key, line);
     return line;
   }
 

@@ -58,6 +58,12 @@ export class Output {
     this.pos += data.byteLength;
   }
 
+  /** Appends `source[start, end)`, copied without making a view of it. */
+  copy(source: Buffer, start: number, end: number): void {
+    this.ensure(end - start);
+    this.pos += source.copy(this.#buffer, this.pos, start, end);
+  }
+
   /** Appends `[u32 byteLength][utf-8 bytes]`. */
   string(text: string): void {
     this.ensure(4 + text.length * 3);
