@@ -305,7 +305,9 @@ class JournalBackend<K, V> implements Journal<K, V> {
     for (let i = 0; i < length; i++) {
       const key = keys[i] as K;
       const index = admitted.take(key, values[i]);
-      let line = lines.get(key);
+      // The line the entry copied its key field from is the key's line as long as it is live.
+      const copied = index < 0 ? undefined : admitted.line(index);
+      let line = copied?.live === true ? copied : lines.get(key);
       if (index < 0) {
         out.copy(source, runStart, runEnd);
         runStart = runEnd = 0;
@@ -317,7 +319,7 @@ class JournalBackend<K, V> implements Journal<K, V> {
         const end = admitted.end(index);
         if (line === undefined) {
           line = lines.add(key, Buffer.from(source.subarray(start, admitted.valueStart(index))));
-        } else if (line !== admitted.line(index)) {
+        } else if (line !== copied) {
           out.copy(source, runStart, runEnd);
           runStart = runEnd = 0;
           out.bytes(line.keyField);

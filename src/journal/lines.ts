@@ -15,6 +15,12 @@ export interface Line {
   /** Sequence numbers of untaken items, oldest first, from `head` on. */
   seqs: number[];
   head: number;
+  /**
+   * Whether this is the key's line still: false once its last untaken item was taken or dropped (a
+   * later put starts a new line), so that a line held elsewhere (an admitted entry) can be checked
+   * without looking the key up again.
+   */
+  live: boolean;
 }
 
 /** Item counts per key and batch, and unsettled counts per segment. */
@@ -43,14 +49,14 @@ export class Lines<K> {
 
   /** Starts the line of a key that has none, with its encoded field. */
   add(key: K, keyField: Buffer): Line {
-    const line: Line = { keyField, seqs: [], head: 0 };
+    const line: Line = { keyField, seqs: [], head: 0, live: true };
     this.#lines.set(key, line);
     return line;
   }
 
   /** Sets a line as an earlier run left it (recovery). */
   restoreLine(key: K, keyField: Buffer, seqs: number[]): void {
-    this.#lines.set(key, { keyField, seqs, head: 0 });
+    this.#lines.set(key, { keyField, seqs, head: 0, live: true });
   }
 
   /** Sets a batch as an earlier run left it (recovery). */
@@ -121,6 +127,7 @@ export class Lines<K> {
     line.head = end;
     if (line.head === line.seqs.length) {
       this.#lines.delete(key);
+      line.live = false;
     } else if (line.head > 1024 && line.head * 2 > line.seqs.length) {
       line.seqs = line.seqs.slice(line.head);
       line.head = 0;

@@ -67,7 +67,8 @@ export class Output {
   /** Appends `[u32 byteLength][utf-8 bytes]`. */
   string(text: string): void {
     this.ensure(4 + text.length * 3);
-    const written = this.#buffer.write(text, this.pos + 4, 'utf8');
+    // No encoding argument: utf-8 is the default, and `write` then skips looking the encoding up.
+    const written = this.#buffer.write(text, this.pos + 4);
     this.#buffer.writeUInt32LE(written, this.pos);
     this.pos += 4 + written;
   }
