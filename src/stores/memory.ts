@@ -48,8 +48,11 @@ export class ListStore<K, V> implements BatchStore<K, V> {
   append(key: K, item: V, _bytes: number): number {
     const items = this.#lists.get(key);
     if (items !== undefined) return items.push(item) >= this.#limit ? Appended.FULL : Appended.ADDED;
-    // A one-item array literal: no spare capacity for keys that only ever see one insert.
-    const opened = [item];
+    // One item and no spare capacity, for keys that only ever see one insert. `Array.of`, not a `[item]`
+    // literal: V8 pretenures a literal's arrays once most of them survive (a buffer's always do), and
+    // every later `push` that grows such an old-space array pays for it. Measured over 10k keys: the
+    // literal cost 10-15% of the insert rate (`--no-allocation-site-pretenuring` took the cost away).
+    const opened = Array.of(item);
     this.#lists.set(key, opened);
     this.opened = opened;
     return this.#limit <= 1 ? Appended.OPENED | Appended.FULL : Appended.OPENED;
@@ -111,7 +114,8 @@ class BatchRecord<V> {
   readonly limit: number;
 
   constructor(first: V, bytes: number, limit: number) {
-    this.items = [first];
+    // `Array.of`, not a literal: see ListStore.append.
+    this.items = Array.of(first);
     this.bytes = bytes;
     this.limit = limit;
   }

@@ -24,8 +24,17 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Inserts `count` items from `pick(i)` into a buffer that never flushes; returns the most bytes it held and how full it got. */
-function fill(policy: OnFullPolicy, count: number, pick: (i: number) => string, withStore = false) {
+/**
+ * Inserts `count` items from `pick(i)` into a buffer that never flushes (with a journal as its store
+ * when `withStore`), one `insert` each or, with `lists`, `insertMany` lists of that many; returns the
+ * most bytes it held and how full it got.
+ */
+function fill(
+  policy: OnFullPolicy,
+  count: number,
+  pick: (i: number) => string,
+  { lists = 0, withStore = false } = {},
+) {
   let held = 0;
   let most = 0;
   const buffer = new DataBuffer<string, string>({
@@ -50,6 +59,15 @@ function fill(policy: OnFullPolicy, count: number, pick: (i: number) => string, 
   for (let i = 0; i < count; i++) {
     const item = pick(i);
     const before = buffer.size;
+    if (lists > 0) {
+      if (i % lists !== 0) continue;
+      // Under 'drop-newest' nothing leaves during the call, so what a list stored is its first items.
+      const list = Array.from({ length: Math.min(lists, count - i) }, (_, j) => pick(i + j));
+      buffer.insertMany(keys[(i / lists) % keys.length] as string, list);
+      for (const value of list.slice(0, buffer.size - before)) held += estimateSize(value);
+      most = Math.max(most, held);
+      continue;
+    }
     const stored = buffer.insert(keys[i % keys.length] as string, item);
     // 'block' refuses nothing: a producer that respects `false` stops; this one only stops counting.
     if (policy === 'block' && !stored) {
@@ -99,6 +117,14 @@ describe('the sampled byte estimate (default sizeOf)', () => {
     },
   );
 
+  it('insertMany samples as insert does: lists of 50 from the same stream stay under maxBufferedBytes', () => {
+    const { most } = fill('drop-newest', onePercentLarge.length, (i) => onePercentLarge[i] as string, {
+      lists: 50,
+    });
+    expect(most).toBeLessThanOrEqual(BUDGET);
+    expect(most).toBeGreaterThan(BUDGET / 3);
+  });
+
   it('items of one size: the limit is the budget over their size, exactly', () => {
     const { items } = fill('drop-newest', 200_000, () => SMALL);
     expect(items).toBe(Math.floor(BUDGET / estimateSize(SMALL)));
@@ -132,7 +158,9 @@ describe('the sampled byte estimate with a store (every insert takes the checked
   it("'drop-newest': a stream with one item in 100 1000x larger stays under maxBufferedBytes", () => {
     const random = seeded(42);
     const stream = Array.from({ length: 100_000 }, () => (random() < 0.01 ? LARGE : SMALL));
-    const { most } = fill('drop-newest', stream.length, (i) => stream[i] as string, true);
+    const { most } = fill('drop-newest', stream.length, (i) => stream[i] as string, {
+      withStore: true,
+    });
     expect(most).toBeLessThanOrEqual(BUDGET);
     expect(most).toBeGreaterThan(BUDGET / 3);
   });
