@@ -57,6 +57,17 @@ export interface BackendContext {
   readonly appended?: (key: unknown, opened: boolean, full: boolean) => void;
 }
 
+/** What a backend's `close()` left undone when the buffer stopped waiting for it ({@link Backend.abandon}). */
+export interface StoreLeftovers {
+  /** Items handed to `write` that the engine never confirmed. */
+  readonly unwritten: number;
+  /**
+   * Items of claimed batches (shared stores) whose ack or give-back the engine never confirmed: they
+   * stay leased, and are delivered again once their lease runs out.
+   */
+  readonly unreturned: number;
+}
+
 /** What every backend does. */
 export interface Backend<K, V> {
   /** Which of the two kinds this backend is. */
@@ -70,8 +81,22 @@ export interface Backend<K, V> {
   write(staged: Staged<K, V>): Promise<void>;
   /** Resolves once everything written so far is durable at the backend's level (what `persisted()` awaits). */
   durable(): Promise<void>;
+  /**
+   * `true` when `durable()` covers every `write` handed over so far, settled or not: a shared store
+   * with a journal in front, whose writes settle once the engine has them (the budget counts items
+   * until then) but are durable once journaled. `persisted()` then waits for `durable()` alone.
+   * @default false: `persisted()` waits for the writes to settle, then for `durable()`
+   */
+  readonly durableBeforeWritten?: boolean;
   /** Finishes pending writes and lets go of files, locks and connections. The buffer calls it last, once. */
   close(): Promise<void>;
+  /**
+   * Called at most once, after `close()`, when the buffer's close deadline passed while `close()` was
+   * still pending (an engine that does not answer): stop retrying, let go of timers that hold the
+   * process open, make pending `write` and `durable` calls reject, and say what was left undone. The
+   * buffer reports it in its `CloseReport` and no longer waits for `close()`.
+   */
+  abandon?(): Promise<StoreLeftovers>;
   /** Counters for `stats()` (bytes written, syncs, …), flat and numeric. */
   stats?(): Readonly<Record<string, number>>;
   /**
@@ -148,6 +173,13 @@ export interface Claim<V> {
    * hands it to `handleError` (reason `'poisoned'`) instead of `handleFlush`, then acks it.
    */
   readonly poisoned?: boolean;
+  /**
+   * Set when the store could not read some of the batch's items back (a `deserialize` that threw):
+   * such a batch can never be delivered as it is, so the buffer hands it to `handleError` at once with
+   * this error (reason `'poisoned'`) instead of `handleFlush`, then acks it. `items` then holds only
+   * the items that could be read; the error says where the others are.
+   */
+  readonly error?: Error;
 }
 
 /** A backend in which batches live (a store on Redis shared by many processes). */

@@ -150,11 +150,15 @@ export class Claims<K, V> {
     let bytes = 0;
     if (budget.measureBytes) for (const item of items) bytes += budget.measure(item);
     budget.add(items.length, bytes);
-    const poisoned = claim.poisoned === true;
+    // Unreadable items make a batch poison at once: no re-delivery could read them either.
+    const poisoned = claim.poisoned === true || claim.error !== undefined;
     const delivery = this.#context.deliver(key, items, bytes, claim.batchId, claim.attempt - 1, !poisoned);
     this.#held.set(delivery, claim);
     this.#armHeartbeat();
-    if (poisoned) void this.#context.giveUp(delivery, new PoisonedBatchError(claim.attempt), 'poisoned');
+    if (poisoned) {
+      const error = claim.error ?? new PoisonedBatchError(claim.attempt);
+      void this.#context.giveUp(delivery, error, 'poisoned');
+    }
     return delivery;
   }
 
@@ -256,6 +260,18 @@ export class Claims<K, V> {
     while (this.#calls.size > 0) await Promise.allSettled([...this.#calls]);
     this.#heartbeat?.cancel();
     this.#heartbeat = undefined;
+  }
+
+  /**
+   * The close deadline passed with store calls still unanswered: stop the heartbeat, which would
+   * otherwise hold the process open for a store that does not answer. What is left is the store's to
+   * count (its `abandon`).
+   */
+  abandon(): void {
+    this.stop();
+    this.#heartbeat?.cancel();
+    this.#heartbeat = undefined;
+    this.#held.clear();
   }
 
   /** `flush(key)`: force-claims the key's unclaimed items, batch by batch, each delivered before the next. */

@@ -9,6 +9,7 @@
  * while the buffer holds items (and `flushOnExit` is set).
  * @module
  */
+import type { StoreLeftovers } from './backend.js';
 import { ABANDONED, type Delivery, FAILING, RUNNING, SETTLED } from './delivery.js';
 import { ShutdownError } from './errors.js';
 import { drainBeforeExit, forgetExitDrain } from './exit-hook.js';
@@ -47,9 +48,28 @@ export interface CloseReport {
   readonly abandoned: number;
   /** Items dropped under `onFull` while closing. */
   readonly dropped: number;
-  /** Whether the deadline was reached. */
+  /**
+   * Items this buffer had accepted for its `store` that the store never confirmed before the deadline
+   * (a Redis that does not answer): without a journal in front they are lost; with one, the next start
+   * on its directory writes them. 0 without a store, or when the store does not count them.
+   */
+  readonly unwritten: number;
+  /**
+   * Items of batches claimed from a shared store whose ack or give-back the store never confirmed before
+   * the deadline: they stay leased there, and another buffer delivers them once the lease runs out (a
+   * duplicate, if this one had delivered them). 0 without a shared store.
+   */
+  readonly unreturned: number;
+  /** Whether the deadline was reached (by the deliveries, or by the store's close). */
   readonly timedOut: boolean;
 }
+
+/**
+ * What the store's close gets when the deliveries took the whole deadline (or more, with the
+ * `handleError` calls it started), in ms: enough for a healthy store to take back the batches given
+ * back at the deadline, short enough to stay inside a platform's grace period.
+ */
+export const STORE_CLOSE_GRACE = 1000;
 
 /** What closing needs from the other parts, handed over when it is built. */
 export interface ClosingContext<K, V> {
@@ -75,6 +95,11 @@ export interface ClosingContext<K, V> {
   keepAlive(): void;
   /** What is left to do once deliveries are done: report drops, write to and close a backend. */
   finish(): Promise<void>;
+  /**
+   * `finish` ran past the deadline (a store that does not answer): stop waiting for the store, let go
+   * of the timers that hold the process open for it, and say what was left undone.
+   */
+  abandonFinish(): Promise<StoreLeftovers>;
   /** Delivers everything held (`flushAll`), when the process runs out of work. */
   flushAll(): Promise<void>;
 }
@@ -115,21 +140,16 @@ export class Closing<K, V> {
     // insert's items must be taken too, not left in an open batch nothing takes any more.
     await undefined;
     await context.takeAllOpen();
-    const everything = context.everySettled();
-    let timedOut = false;
-    if (timeout === Number.POSITIVE_INFINITY) {
-      await everything;
-    } else {
-      let timer: Timer | undefined;
-      const expired = new Promise<boolean>((resolve) => {
-        timer = startTimer(() => resolve(true), Math.max(0, deadline - now()), true);
-      });
-      timedOut = await Promise.race([everything.then(() => false), expired]);
-      timer?.cancel();
-    }
+    let timedOut = !(await within(context.everySettled(), deadline - now()));
     let abandoned = 0;
     if (timedOut) abandoned = await this.#abandonAll(timeout);
-    await context.finish();
+    // The store gets the rest of the deadline: a store that never answers must not hold close() forever.
+    const grace = Math.max(deadline - now(), Math.min(timeout, STORE_CLOSE_GRACE));
+    let leftovers: StoreLeftovers = NOTHING_LEFT;
+    if (!(await within(context.finish(), grace))) {
+      timedOut = true;
+      leftovers = await context.abandonFinish();
+    }
     this.stopWatching();
     const after = context.stats();
     return Object.freeze({
@@ -137,6 +157,8 @@ export class Closing<K, V> {
       failed: after.failed - before.failed,
       abandoned,
       dropped: after.dropped - before.dropped,
+      unwritten: leftovers.unwritten,
+      unreturned: leftovers.unreturned,
       timedOut,
     });
   }
@@ -190,5 +212,27 @@ export class Closing<K, V> {
     if (!this.watching) return;
     forgetExitDrain(this);
     this.watching = false;
+  }
+}
+
+const NOTHING_LEFT: StoreLeftovers = Object.freeze({ unwritten: 0, unreturned: 0 });
+
+/**
+ * Whether `work` settles within `ms` (`Infinity`: waits for it). The timer holds the process open: the
+ * buffer is closing, and the caller must hear how it ends.
+ */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms === Number.POSITIVE_INFINITY) {
+    await work;
+    return true;
+  }
+  let timer: Timer | undefined;
+  const expired = new Promise<boolean>((resolve) => {
+    timer = startTimer(() => resolve(false), Math.max(0, ms), true);
+  });
+  try {
+    return await Promise.race([work.then(() => true), expired]);
+  } finally {
+    timer?.cancel();
   }
 }

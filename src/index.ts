@@ -12,6 +12,7 @@ export type {
   RecoveredBatch,
   SharedBackend,
   Staged,
+  StoreLeftovers,
 } from './backend.js';
 export { type CloseOnSignalsOptions, closeOnSignals } from './close-on-signals.js';
 export { createDataBuffer, type DataBufferOptionsWithFlush } from './create-data-buffer.js';

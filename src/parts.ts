@@ -131,6 +131,10 @@ export function buildParts<K, V, M>(
         await claims?.drain();
         await writeBehind?.close();
       },
+      abandonFinish: async () => {
+        claims?.abandon();
+        return (await writeBehind?.abandon()) ?? { unwritten: 0, unreturned: 0 };
+      },
       flushAll: () => owner.flushAll(),
     },
     resolved.flushOnExit,

@@ -12,7 +12,7 @@
  * and insert fails with the same {@link StoreFailedError}; the backend is closed once, last.
  * @module
  */
-import type { Backend, LocalBackend, SharedBackend, Staged } from './backend.js';
+import type { Backend, LocalBackend, SharedBackend, Staged, StoreLeftovers } from './backend.js';
 import { describe, invalidArgType, invalidArgValue, StoreFailedError } from './errors.js';
 import type { Logger } from './options.js';
 import { onNextTurn } from './timers.js';
@@ -39,6 +39,8 @@ export class WriteBehind<K, V> {
   /** Settles once every write handed to the backend so far has settled (never rejects). */
   #written: Promise<void> = Promise.resolve();
   #closed = false;
+  /** The close deadline cut the backend's close short: failures from now on are expected, not logged. */
+  #abandoned = false;
   /** Takes told to the backend, the last one recorded, and the `durable()` call waited on for the latest. */
   #takes = 0;
   #recordedTakes = 0;
@@ -204,12 +206,14 @@ export class WriteBehind<K, V> {
   }
 
   /**
-   * Resolves once everything staged before the call is written and the backend says it is durable;
-   * rejects with the {@link StoreFailedError} once the backend failed.
+   * Resolves once everything staged before the call is written and the backend says it is durable
+   * (with `durableBeforeWritten`, once it says so, written or not); rejects with the
+   * {@link StoreFailedError} once the backend failed.
    */
   async persisted(): Promise<void> {
     this.flush();
-    await this.#written;
+    // A journal in front of a shared store: durable once journaled, whether the engine has it yet or not.
+    if (this.#backend.durableBeforeWritten !== true) await this.#written;
     if (this.failure !== undefined) throw this.failure;
     if (this.#closed) return; // closed after every write succeeded: all of it is durable
     try {
@@ -229,14 +233,26 @@ export class WriteBehind<K, V> {
     try {
       await this.#backend.close();
     } catch (error) {
-      this.#logger.error('data-buffer: closing the store failed', { error });
+      if (!this.#abandoned) this.#logger.error('data-buffer: closing the store failed', { error });
     }
+  }
+
+  /**
+   * The close deadline passed while {@link close} still waited (a store that does not answer): tells
+   * the backend to stop (its pending writes then reject, and `persisted()` with them) and returns what
+   * it says was left undone; a backend that cannot tell reports nothing.
+   */
+  async abandon(): Promise<StoreLeftovers> {
+    this.#abandoned = true;
+    this.#closed = true;
+    const left = await this.#backend.abandon?.();
+    return left ?? { unwritten: 0, unreturned: 0 };
   }
 
   #fail(operation: string, error: unknown): void {
     if (this.failure !== undefined) return;
     this.failure = new StoreFailedError(operation, error);
-    this.#logger.error(`data-buffer: ${this.failure.message}`, { error });
+    if (!this.#abandoned) this.#logger.error(`data-buffer: ${this.failure.message}`, { error });
   }
 }
 

@@ -23,7 +23,15 @@ describe('close', () => {
     gate.resolve();
     await closing;
     expect(calls).toHaveLength(2);
-    expect(report).toEqual({ delivered: 3, failed: 0, abandoned: 0, dropped: 0, timedOut: false });
+    expect(report).toEqual({
+      delivered: 3,
+      failed: 0,
+      abandoned: 0,
+      dropped: 0,
+      unwritten: 0,
+      unreturned: 0,
+      timedOut: false,
+    });
     expect(buffer.closed).toBe(true);
   });
 
@@ -78,7 +86,15 @@ describe('close', () => {
     const closing = buffer.close({ timeout: 5000 });
     await vi.advanceTimersByTimeAsync(5000);
     const report = await closing;
-    expect(report).toEqual({ delivered: 0, failed: 3, abandoned: 3, dropped: 0, timedOut: true });
+    expect(report).toEqual({
+      delivered: 0,
+      failed: 3,
+      abandoned: 3,
+      dropped: 0,
+      unwritten: 0,
+      unreturned: 0,
+      timedOut: true,
+    });
     const byKey = new Map(handleError.mock.calls.map((call) => [call[0], call]));
     const [, hungItems, hungError, hungInfo] = byKey.get(0) as [number, number[], Error, ErrorInfo];
     expect(hungItems).toEqual([1, 2]);

@@ -70,7 +70,7 @@ describe('the ESM and CommonJS builds in one process', () => {
     const output = JSON.parse(result.stdout.trim().split('\n').at(-1) as string);
     expect(output).toMatchObject({ copiesDiffer: true, delivered: 500, unique: 500 });
     expect(output.reports).toEqual([
-      { delivered: 500, failed: 0, abandoned: 0, dropped: 0, timedOut: false },
+      { delivered: 500, failed: 0, abandoned: 0, dropped: 0, unwritten: 0, unreturned: 0, timedOut: false },
     ]);
   });
 

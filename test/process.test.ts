@@ -56,7 +56,7 @@ describe('the host process', () => {
     const output = lastJson(result.stdout);
     expect(output.delivered).toBe(500);
     expect(output.reports).toEqual([
-      { delivered: 500, failed: 0, abandoned: 0, dropped: 0, timedOut: false },
+      { delivered: 500, failed: 0, abandoned: 0, dropped: 0, unwritten: 0, unreturned: 0, timedOut: false },
     ]);
   });
 });

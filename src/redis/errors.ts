@@ -6,12 +6,17 @@
  * |---|---|
  * | `ERR_REDIS_PARTITIONS` | the namespace was laid out in another number of partitions (or another layout version) |
  * | `ERR_REDIS_REPLY` | Redis refused a script with an error a retry cannot fix (a key of the wrong type, a script error) |
- * | `ERR_REDIS_CLOSED` | the store was used after `close()` |
+ * | `ERR_REDIS_CLOSED` | the store was used after `close()`, or `close()` gave up on a Redis that did not answer |
+ * | `ERR_REDIS_DESERIALIZE` | (to `handleError`, as a {@link RedisDeserializeError}) `deserialize` threw for items of a claimed batch |
  * @module
  */
 
 /** Stable codes of {@link RedisStoreError}. */
-export type RedisStoreErrorCode = 'ERR_REDIS_PARTITIONS' | 'ERR_REDIS_REPLY' | 'ERR_REDIS_CLOSED';
+export type RedisStoreErrorCode =
+  | 'ERR_REDIS_PARTITIONS'
+  | 'ERR_REDIS_REPLY'
+  | 'ERR_REDIS_CLOSED'
+  | 'ERR_REDIS_DESERIALIZE';
 
 /** A failure of the Redis store that retrying cannot fix; `code` says which. */
 export class RedisStoreError extends Error {
@@ -31,6 +36,52 @@ export class RedisStoreError extends Error {
   /** `'RedisStoreError'`. */
   override get name(): string {
     return 'RedisStoreError';
+  }
+}
+
+/**
+ * `deserialize` threw for some items of a claimed batch. Such a batch can never be delivered as it is
+ * (a re-delivery would read the same texts), so it goes to `handleError` at once (reason `'poisoned'`)
+ * with the items that could be read, and with this error, which keeps the stored texts of the others:
+ * nothing is lost without a trace. The batch then leaves Redis.
+ */
+export class RedisDeserializeError extends RedisStoreError {
+  /** The buffer key of the batch. */
+  readonly key: string | number;
+  /** The batch's id (`info.batchId`). */
+  readonly batchId: string;
+  /** The stored texts `deserialize` threw for, in their order in the batch. */
+  readonly texts: readonly string[];
+
+  /**
+   * @param namespace - the store's namespace, for the message.
+   * @param key - the buffer key of the batch.
+   * @param batchId - the batch's id.
+   * @param texts - the stored texts that could not be read.
+   * @param total - items in the batch.
+   * @param cause - what `deserialize` threw for the first of them.
+   */
+  constructor(
+    namespace: string,
+    key: string | number,
+    batchId: string,
+    texts: readonly string[],
+    total: number,
+    cause: unknown,
+  ) {
+    super(
+      'ERR_REDIS_DESERIALIZE',
+      `redisStore(${namespace}): \`deserialize\` threw for ${texts.length} of the ${total} items of the key ${JSON.stringify(key)} (batch ${batchId}): ${cause instanceof Error ? cause.message : String(cause)}. The batch goes to handleError with the items that could be read; the stored texts of the others are in \`error.texts\``,
+      { cause },
+    );
+    this.key = key;
+    this.batchId = batchId;
+    this.texts = texts;
+  }
+
+  /** `'RedisDeserializeError'`. */
+  override get name(): string {
+    return 'RedisDeserializeError';
   }
 }
 

@@ -18,10 +18,15 @@
  * ```
  * @module data-buffer/redis
  */
-export type { Backend, BackendContext, Claim, Staged } from '../backend.js';
+export type { Backend, BackendContext, Claim, LocalBackend, Staged, StoreLeftovers } from '../backend.js';
 export type { RedisOutageMessage, RedisRecoveredMessage } from './diagnostics.js';
 export { redisChannelNames } from './diagnostics.js';
-export { isRetryableRedisError, RedisStoreError, type RedisStoreErrorCode } from './errors.js';
+export {
+  isRetryableRedisError,
+  RedisDeserializeError,
+  RedisStoreError,
+  type RedisStoreErrorCode,
+} from './errors.js';
 export type { RedisKey } from './keys.js';
 export { type RedisStoreOptions, redisStoreDefaults } from './options.js';
 export type { RedisStoreStats } from './stats.js';

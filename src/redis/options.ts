@@ -2,10 +2,12 @@
  * Options of {@link redisStore}: types, defaults, and the one validation function.
  * @module
  */
-import { describe } from './keys.js';
+import type { LocalBackend } from '../backend.js';
+import { checkJournal } from './journal-front.js';
+import { describe, type RedisKey } from './keys.js';
 
 /** Options of `redisStore`. */
-export interface RedisStoreOptions<V> {
+export interface RedisStoreOptions<V, K extends RedisKey = RedisKey> {
   /**
    * A connected client: `redis` (node-redis v4 or later, `createClient()` or `createCluster()`) or
    * `ioredis` (`new Redis()` or `new Cluster()`). The store never connects, quits or configures it.
@@ -44,6 +46,17 @@ export interface RedisStoreOptions<V> {
    * @default JSON.parse
    */
   readonly deserialize?: (text: string) => V;
+  /**
+   * A journal in front of Redis (`journal({ dir })` from `data-buffer/journal`): each turn's inserts
+   * are journaled on local disk as they are written to Redis, and leave the journal once Redis
+   * confirmed them. `persisted()` then resolves once they are in the journal (at its `sync` level),
+   * whether Redis has them yet or not: they survive the process's death during a Redis outage or
+   * before Redis replied, and the next store opened on the same directory writes them to Redis before
+   * anything new (possibly a second time: at least once). The store opens, and closes, the journal.
+   * @default undefined: items are safe once in Redis, and a process that dies loses what Redis does
+   *   not have yet
+   */
+  readonly journal?: LocalBackend<K, V>;
 }
 
 /** Defaults of the optional {@link RedisStoreOptions}. */
@@ -57,7 +70,7 @@ export const redisStoreDefaults = Object.freeze({
 });
 
 /** Options with every default filled in. */
-export interface ResolvedRedisStoreOptions<V> {
+export interface ResolvedRedisStoreOptions<V, K extends RedisKey = RedisKey> {
   readonly client: unknown;
   readonly namespace: string;
   readonly partitions: number;
@@ -65,6 +78,7 @@ export interface ResolvedRedisStoreOptions<V> {
   readonly maxRedeliveries: number;
   readonly serialize: (value: V) => string;
   readonly deserialize: (text: string) => V;
+  readonly journal: LocalBackend<K, V> | undefined;
 }
 
 function integerAtLeast(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -87,7 +101,9 @@ function fn<F>(name: string, value: unknown, fallback: F): F {
  * Checks `options` and fills in the defaults.
  * @throws TypeError or RangeError naming the option, the value received and what is allowed.
  */
-export function resolveRedisStoreOptions<V>(options: RedisStoreOptions<V>): ResolvedRedisStoreOptions<V> {
+export function resolveRedisStoreOptions<V, K extends RedisKey = RedisKey>(
+  options: RedisStoreOptions<V, K>,
+): ResolvedRedisStoreOptions<V, K> {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`Expected redisStore options to be an object, got ${describe(options)}`);
   }
@@ -110,5 +126,6 @@ export function resolveRedisStoreOptions<V>(options: RedisStoreOptions<V>): Reso
     ),
     serialize: fn('serialize', options.serialize, JSON.stringify as (value: V) => string),
     deserialize: fn('deserialize', options.deserialize, JSON.parse as (text: string) => V),
+    journal: checkJournal<K, V>(options.journal),
   };
 }

@@ -15,7 +15,7 @@ export interface RedisStoreStats {
   claims: number;
   /** Claims that delivered a batch again after its lease ran out or it was given back. */
   redeliveries: number;
-  /** Claims returned with `poisoned: true` (past `maxRedeliveries`). */
+  /** Claims handed to `handleError` as poison: past `maxRedeliveries`, or with items `deserialize` threw for. */
   poisoned: number;
   /** Acks that settled a batch. */
   acks: number;
@@ -31,6 +31,8 @@ export interface RedisStoreStats {
   writeRetries: number;
   /** Gauge: items held in this process that Redis has not confirmed yet. */
   pendingItems: number;
+  /** Items the journal in front (the `journal` option) handed back at open, written to Redis first. */
+  recoveredItems: number;
 }
 
 /** A fresh set of zeroed counters. */
@@ -49,5 +51,6 @@ export function createRedisStoreStats(): RedisStoreStats {
     outages: 0,
     writeRetries: 0,
     pendingItems: 0,
+    recoveredItems: 0,
   };
 }

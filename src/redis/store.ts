@@ -5,9 +5,18 @@
  * across processes. Layout: `keys.ts`; scripts: `scripts.ts`; the write path: `writer.ts`.
  * @module
  */
-import type { BackendContext, Claim, SharedBackend, Staged } from '../backend.js';
+import type {
+  BackendContext,
+  Claim,
+  LocalBackend,
+  RecoveredBatch,
+  SharedBackend,
+  Staged,
+  StoreLeftovers,
+} from '../backend.js';
 import { createScriptRunner, type ScriptRunner } from './client.js';
-import { RedisStoreError } from './errors.js';
+import { RedisDeserializeError, RedisStoreError } from './errors.js';
+import { JournalFront } from './journal-front.js';
 import {
   decodeMember,
   describe,
@@ -68,6 +77,14 @@ export interface RedisStore<K extends RedisKey, V> extends SharedBackend<K, V> {
   claim(key: K, force: boolean): Promise<RedisClaim<V> | undefined>;
   /** Keys of `partition` with unclaimed items, due or not, soonest due first (at most `limit`). */
   pending(partition: number, limit: number): Promise<K[]>;
+  /** The journal in front of Redis (the `journal` option), if any: its `stats()` has its counters. */
+  readonly journal: LocalBackend<K, V> | undefined;
+  /**
+   * `true` with a journal in front: `durable()` (what `persisted()` waits for) covers every write
+   * handed over once it is journaled, whether Redis confirmed it yet or not. `false` without one:
+   * durable means in Redis.
+   */
+  readonly durableBeforeWritten: boolean;
   /** Counters: round trips, items written, claims, late acks, redeliveries, outages, … */
   stats(): Readonly<RedisStoreStats>;
 }
@@ -84,10 +101,17 @@ export interface RedisStore<K extends RedisKey, V> extends SharedBackend<K, V> {
  *   store: redisStore({ client, namespace: 'page-views' }),
  * });
  * ```
+ * @example The journal in front: items survive the process's death while Redis is down or before
+ * their write reached it, and `persisted()` resolves once they are journaled.
+ * ```ts
+ * import { journal } from 'data-buffer/journal';
+ *
+ * const store = redisStore({ client, namespace: 'page-views', journal: journal({ dir: './var/page-views' }) });
+ * ```
  * @throws TypeError or RangeError for bad options, naming the option, the value and what is allowed.
  */
-export function redisStore<K extends RedisKey, V>(options: RedisStoreOptions<V>): RedisStore<K, V> {
-  return new RedisSharedStore<K, V>(resolveRedisStoreOptions(options));
+export function redisStore<K extends RedisKey, V>(options: RedisStoreOptions<V, K>): RedisStore<K, V> {
+  return new RedisSharedStore<K, V>(resolveRedisStoreOptions<V, K>(options));
 }
 
 class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
@@ -95,7 +119,11 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
   readonly partitions: number;
   readonly leaseMs: number;
   readonly namespace: string;
-  readonly #options: ResolvedRedisStoreOptions<V>;
+  readonly journal: LocalBackend<K, V> | undefined;
+  readonly durableBeforeWritten: boolean;
+  readonly #options: ResolvedRedisStoreOptions<V, K>;
+  /** With a journal in front: the journal's side of every write. */
+  readonly #front: JournalFront<K, V> | undefined;
   readonly #runner: ScriptRunner;
   readonly #names: KeyNames;
   readonly #stats = createRedisStoreStats();
@@ -109,10 +137,15 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
   #closed = false;
   /** Claims handed out and neither acked nor released: `close()` gives them back. */
   readonly #held = new Set<Claim<V>>();
+  /** Claims whose ack or release was sent and not answered yet. */
+  readonly #returning = new Set<Claim<V>>();
   #warnedOfEviction = false;
 
-  constructor(options: ResolvedRedisStoreOptions<V>) {
+  constructor(options: ResolvedRedisStoreOptions<V, K>) {
     this.#options = options;
+    this.journal = options.journal;
+    this.#front = options.journal === undefined ? undefined : new JournalFront(options.journal);
+    this.durableBeforeWritten = this.#front !== undefined;
     this.#runner = createScriptRunner(options.client);
     this.partitions = options.partitions;
     this.leaseMs = options.leaseMs;
@@ -149,6 +182,37 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     this.#maxSize = Number.isFinite(context.maxSize) ? String(context.maxSize) : '0';
     this.#interval = String(context.interval);
     this.#writer.configure(context.interval, context.maxSize);
+    const front = this.#front;
+    if (front === undefined) return;
+    // What an earlier run journaled and Redis never confirmed goes first: before any new item of its key.
+    for (const batch of front.open(context)) this.#writeRecovered(front, batch);
+  }
+
+  /** Writes a batch the journal handed back to Redis; it leaves the journal once Redis has it. */
+  #writeRecovered(front: JournalFront<K, V>, batch: RecoveredBatch<K, V>): void {
+    const count = batch.items.length;
+    if (count === 0) return;
+    const member = encodeKey(batch.key);
+    const partition = partitionOf(member, this.partitions);
+    const texts = batch.items.map((item) => this.#serialize(item, batch.key));
+    this.#stats.recoveredItems += count;
+    this.#writer.add(new Array(count).fill(member), new Array(count).fill(partition), texts).then(
+      () => front.recoveredInRedis(batch),
+      // The writer failed for good: every later write fails too, and the buffer stops with it; the
+      // items stay in the journal for the next start.
+      () => {},
+    );
+  }
+
+  /** `serialize`, checked: it must return a string. */
+  #serialize(value: V, key: unknown): string {
+    const text = this.#options.serialize(value);
+    if (typeof text !== 'string') {
+      throw new TypeError(
+        `redisStore: \`serialize\` must return a string, got ${describe(text)} for an item of the key ${describe(key)}`,
+      );
+    }
+    return text;
   }
 
   partitionOf(key: K): number {
@@ -159,8 +223,9 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
    * Checks a key at insert time, so that a key Redis cannot share (not a string or finite number)
    * makes `insert` throw instead of the write failing later. Values are checked when written.
    */
-  admit(key: K, _value: V): void {
+  admit(key: K, value: V): void {
     encodeKey(key);
+    this.#front?.admit(key, value);
   }
 
   write(staged: Staged<K, V>): Promise<void> {
@@ -171,7 +236,6 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     const members: string[] = new Array(length);
     const partitions: number[] = new Array(length);
     const texts: string[] = new Array(length);
-    const { serialize } = this.#options;
     // Everything is read now: the staging ring reuses its arrays once this returns.
     try {
       let lastKey: unknown;
@@ -186,22 +250,27 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
         }
         members[i] = lastMember;
         partitions[i] = lastPartition;
-        const text = serialize(values[i]!);
-        if (typeof text !== 'string') {
-          throw new TypeError(
-            `redisStore: \`serialize\` must return a string, got ${describe(text)} for an item of the key ${describe(key)}`,
-          );
-        }
-        texts[i] = text;
+        texts[i] = this.#serialize(values[i]!, key);
       }
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#writer.add(members, partitions, texts);
+    const front = this.#front;
+    if (front === undefined) return this.#writer.add(members, partitions, texts);
+    const counts = front.count(staged);
+    const journaled = front.write(staged);
+    const inRedis = this.#writer.add(members, partitions, texts).then(() => front.inRedis(counts));
+    // Settles once Redis has the items (the buffer's budget counts them until then), and fails if
+    // either side fails.
+    return Promise.all([journaled, inRedis]).then(() => {});
   }
 
+  /**
+   * Without a journal: resolves once every write so far is in Redis. With one: once every write so
+   * far is in the journal, at its `sync` level (Redis may not have it yet).
+   */
   durable(): Promise<void> {
-    return this.#writer.drained();
+    return this.#front?.durable() ?? this.#writer.drained();
   }
 
   /**
@@ -211,9 +280,34 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#writer.keepAlive();
-    await this.#writer.drained();
-    await Promise.allSettled([...this.#held].map((claim) => this.release(claim)));
+    try {
+      await this.#writer.drained();
+      await Promise.allSettled([...this.#held].map((claim) => this.release(claim)));
+    } finally {
+      this.#closed = true;
+      // What Redis confirmed has left the journal; what it did not stays for the next start.
+      await this.#front?.close();
+    }
+  }
+
+  /**
+   * The buffer's close deadline passed with Redis not answering: stops the writer (no more retries;
+   * pending writes reject with `ERR_REDIS_CLOSED`) and counts what is left: items Redis never
+   * confirmed, and items of claims whose ack or release it never confirmed (they come back after their
+   * lease). Every later call rejects with `ERR_REDIS_CLOSED`.
+   */
+  async abandon(): Promise<StoreLeftovers> {
+    const unwritten = this.#writer.abandon(
+      new RedisStoreError(
+        'ERR_REDIS_CLOSED',
+        `redisStore(${this.namespace}): closed before Redis confirmed ${this.#stats.pendingItems} item(s)`,
+      ),
+    );
     this.#closed = true;
+    let unreturned = 0;
+    for (const claim of [...this.#held, ...this.#returning]) unreturned += claim.items.length;
+    await this.#front?.close();
+    return { unwritten, unreturned };
   }
 
   stats(): Readonly<RedisStoreStats> {
@@ -261,19 +355,39 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     if (reply === null || reply === undefined) return undefined;
     const [fence, attempt, lost, batchId, texts] = reply;
     const { deserialize, maxRedeliveries } = this.#options;
-    const items = texts.map((text) => deserialize(String(text)));
+    const items: V[] = [];
+    // A text `deserialize` throws for must not fail the claim: the batch is leased now, and a claim
+    // that rejects would be claimed again after every lease, forever. It goes to handleError instead.
+    let unreadable: string[] | undefined;
+    let cause: unknown;
+    for (const stored of texts) {
+      const text = String(stored);
+      try {
+        items.push(deserialize(text));
+      } catch (error) {
+        if (unreadable === undefined) {
+          unreadable = [];
+          cause = error;
+        }
+        unreadable.push(text);
+      }
+    }
+    const id = String(batchId);
     const claim: RedisClaim<V> = {
       key,
       items,
       fence: Number(fence),
       attempt: Number(attempt),
-      batchId: String(batchId),
+      batchId: id,
       poisoned: Number(lost) > maxRedeliveries,
+      ...(unreadable !== undefined && {
+        error: new RedisDeserializeError(this.namespace, key, id, unreadable, texts.length, cause),
+      }),
     };
     this.#held.add(claim);
     this.#stats.claims++;
     if (claim.attempt > 1) this.#stats.redeliveries++;
-    if (claim.poisoned) this.#stats.poisoned++;
+    if (claim.poisoned || unreadable !== undefined) this.#stats.poisoned++;
     return claim;
   }
 
@@ -291,9 +405,9 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
 
   async ack(claim: Claim<V>): Promise<boolean> {
     const { member, p } = this.#claimed(claim);
-    this.#held.delete(claim);
     const n = this.#names;
-    const ok = await this.#run(
+    const ok = await this.#return(
+      claim,
       ACK,
       [n.inFlight(p, member), n.lease(p), n.meta(p)],
       [member, String(claim.fence)],
@@ -308,13 +422,24 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
 
   async release(claim: Claim<V>): Promise<void> {
     const { member, p } = this.#claimed(claim);
-    this.#held.delete(claim);
-    const ok = await this.#run(
+    const ok = await this.#return(
+      claim,
       RELEASE,
       [this.#names.lease(p), this.#names.meta(p)],
       [member, String(claim.fence)],
     );
     if (Number(ok) === 1) this.#stats.releases++;
+  }
+
+  /** Sends a claim's ack or release; the claim counts as unreturned until Redis answers. */
+  async #return(claim: Claim<V>, script: typeof ACK, keys: string[], args: string[]): Promise<unknown> {
+    this.#held.delete(claim);
+    this.#returning.add(claim);
+    try {
+      return await this.#run(script, keys, args);
+    } finally {
+      this.#returning.delete(claim);
+    }
   }
 
   /** The member and partition of a claim this store handed out. */

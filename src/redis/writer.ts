@@ -11,7 +11,7 @@
  *   jitter), while `stats().pendingItems` and the `data-buffer:redis:outage` channel say so. An
  *   append whose reply was lost with the connection may have run: sent again, its items are in Redis
  *   twice (at least once, never lost while this process lives). A process that dies during an outage
- *   loses what it held: put the journal in front for that.
+ *   loses what it held, unless the journal is in front (the `journal` option, `journal-front.ts`).
  * - **A reply that retrying cannot fix** (a key of the wrong type, a script error) stops the writer:
  *   this write and every later one reject with a `RedisStoreError` (the buffer fails stop).
  * - **Outages are visible:** a failed round, or one without a reply for {@link STALLED_WRITE_MS}
@@ -134,6 +134,17 @@ export class Writer {
     this.#retry?.keepAlive();
   }
 
+  /**
+   * Stops for good (the buffer's close gave up on a Redis that does not answer): no more rounds or
+   * retries, and every write not yet in Redis rejects with `error`.
+   * @returns the items Redis never confirmed.
+   */
+  abandon(error: RedisStoreError): number {
+    const unwritten = this.#context.stats.pendingItems;
+    if (this.#failure === undefined) this.#fail(error);
+    return unwritten;
+  }
+
   /** Merges the oldest waiting writes, up to {@link ROUND_ITEMS} items, into one round. */
   #takeRound(): PendingWrite {
     const queue = this.#queue;
@@ -244,11 +255,12 @@ export class Writer {
       this.#waiters[settled++]!.resolve();
     if (settled > 0) this.#waiters.splice(0, settled);
     this.#busy = false;
-    if (this.#queue.length > 0) void this.#round();
+    if (this.#queue.length > 0 && this.#failure === undefined) void this.#round();
   }
 
   /** Puts `failed` back in front of the writes that came since, and sends it all again after a wait. */
   #afterFailure(failed: PendingWrite, error: unknown): void {
+    if (this.#failure !== undefined) return; // stopped meanwhile: nothing is sent again
     if (error instanceof RedisStoreError || !isRetryableRedisError(error)) {
       this.#fail(
         error instanceof RedisStoreError

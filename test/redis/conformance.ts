@@ -19,7 +19,10 @@ interface Limits {
   readonly interval?: number;
 }
 
-type Options = Omit<RedisStoreOptions<never>, 'client' | 'namespace' | 'serialize' | 'deserialize'>;
+type Options = Omit<
+  RedisStoreOptions<never>,
+  'client' | 'namespace' | 'serialize' | 'deserialize' | 'journal'
+>;
 
 /** Writes `items` under `key` in one staged stretch, and waits until Redis holds them. */
 export async function writeItems<V>(store: SharedBackend<string, V>, key: string, items: V[]): Promise<void> {

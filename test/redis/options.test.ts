@@ -24,6 +24,11 @@ describe('redisStore options', () => {
     expect(() => redisStore({ client, namespace: 'n', serialize: 'json' as never })).toThrow(
       /Expected `serialize` to be a function, got 'json'/,
     );
+    for (const journal of ['./var/dir', {}, { kind: 'shared' }]) {
+      expect(() => redisStore({ client, namespace: 'n', journal: journal as never })).toThrow(
+        /Expected `journal` to be a journal \(`journal\(\{ dir \}\)` from data-buffer\/journal\) or another backend of kind 'local', got /,
+      );
+    }
   });
 
   it('says what to install when the client is missing or not a Redis client', () => {

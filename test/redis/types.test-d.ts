@@ -2,6 +2,8 @@ import type { Cluster, Redis } from 'ioredis';
 import type { createClient, createCluster } from 'redis';
 import { describe, expectTypeOf, it } from 'vitest';
 import type { SharedBackend } from '../../src/backend.js';
+import { DataBuffer } from '../../src/index.js';
+import { journal } from '../../src/journal/index.js';
 import { type RedisClaim, type RedisStore, redisStore } from '../../src/redis/index.js';
 
 interface PageView {
@@ -20,6 +22,23 @@ describe('redisStore types', () => {
       expectTypeOf(store).toEqualTypeOf<RedisStore<string, PageView>>();
       expectTypeOf(store.claim('/home', false)).resolves.toEqualTypeOf<RedisClaim<PageView> | undefined>();
     }
+  });
+
+  it('takes a journal in front, its key and value types inferred from the buffer', () => {
+    new DataBuffer<string, PageView>({
+      handleFlush: () => {},
+      store: redisStore({ client: {}, namespace: 'n', journal: journal({ dir: './var/n' }) }),
+    });
+    const front = journal<string, PageView>({ dir: './var/n' });
+    expectTypeOf(redisStore({ client: {}, namespace: 'n', journal: front })).toEqualTypeOf<
+      RedisStore<string, PageView>
+    >();
+    redisStore<string, PageView>({
+      client: {},
+      namespace: 'n',
+      // @ts-expect-error: a journal of other values cannot be in front of this store
+      journal: journal<string, number>({ dir: 'd' }),
+    });
   });
 
   it('takes string or number keys only', () => {

@@ -377,7 +377,15 @@ describe('fault matrix: handleError', () => {
     await checker.advance(990);
     expect(report).toBeUndefined();
     await checker.advance(10);
-    expect(report).toEqual({ delivered: 0, failed: 2, abandoned: 2, dropped: 0, timedOut: true });
+    expect(report).toEqual({
+      delivered: 0,
+      failed: 2,
+      abandoned: 2,
+      dropped: 0,
+      unwritten: 0,
+      unreturned: 0,
+      timedOut: true,
+    });
     expect(buffer.stats().lost).toBe(2);
     checker.checkDrained();
   });
@@ -434,6 +442,8 @@ describe('fault matrix: callers and shutdown', () => {
       failed: 0,
       abandoned: 0,
       dropped: 0,
+      unwritten: 0,
+      unreturned: 0,
       timedOut: false,
     });
     checker.checkDrained();
@@ -469,7 +479,15 @@ describe('fault matrix: callers and shutdown', () => {
     await checker.advance(100);
     expect(checker.calls).toHaveLength(2);
     const report = await checker.until(buffer.close({ timeout: 200 }));
-    expect(report).toEqual({ delivered: 0, failed: 4, abandoned: 4, dropped: 0, timedOut: true });
+    expect(report).toEqual({
+      delivered: 0,
+      failed: 4,
+      abandoned: 4,
+      dropped: 0,
+      unwritten: 0,
+      unreturned: 0,
+      timedOut: true,
+    });
     expect(checker.errors.map((e) => e.info.reason)).toEqual(['shutdown', 'shutdown']);
     const error = checker.errors[0]?.error;
     expect(error).toBeInstanceOf(ShutdownError);
