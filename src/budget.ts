@@ -50,6 +50,12 @@ export class Budget<V> {
   readonly #sampler: ByteSampler | undefined;
   /** Whether inserts may take the quick path at all (no backend, not closed). */
   #quick: boolean;
+  /**
+   * With sampled bytes and no quick path (a buffer with a backend, whose every insert is checked):
+   * inserts to let pass unmeasured before the next sample, as the quick path's bound does otherwise.
+   * Measuring every insert there cost about 10% of the journal's insert rate (profiled).
+   */
+  #unsampled = 0;
   /** Items held: public for the insert quick path, which counts an item in without a call. */
   held = 0;
   heldBytes = 0;
@@ -169,7 +175,17 @@ export class Budget<V> {
    */
   measure(value: V): number {
     if (!this.measureBytes) {
-      if (this.#sampler !== undefined) this.#sample(value);
+      const sampler = this.#sampler;
+      if (sampler === undefined) return 0;
+      if (this.#quick) {
+        // The quick path's bound (see rearm) already let the items between samples pass.
+        this.#sample(value);
+      } else if (this.#unsampled > 0) {
+        this.#unsampled--;
+      } else {
+        this.#sample(value);
+        this.#unsampled = sampler.stride();
+      }
       return 0;
     }
     return this.#size(value);

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { BackendContext, LocalBackend, RecoveredBatch, Staged } from '../backend.js';
-import { AdmittedValues } from './admitted.js';
+import { AdmittedEntries } from './admitted.js';
 import { type Codec, encodeKey, keyCodec, valueCodec } from './codec.js';
 import { CommitBuilder } from './commit.js';
 import { COMPACT_RATIO, copyForward, worthCompacting } from './compaction.js';
@@ -15,7 +15,7 @@ import { RecordType } from './frame.js';
 import { Lines } from './lines.js';
 import { acquireLock, type Lock } from './lock.js';
 import { type JournalOptions, type ResolvedJournalOptions, resolveJournalOptions } from './options.js';
-import { Output } from './output.js';
+import type { Output } from './output.js';
 import { replay } from './replay.js';
 import { scanSegments } from './scan.js';
 import { newSegment, type Segment } from './segments.js';
@@ -63,8 +63,7 @@ class JournalBackend<K, V> implements Journal<K, V> {
   readonly #values: Codec<V>;
   readonly #lines = new Lines<K>();
   readonly #counters = new JournalCounters();
-  readonly #scratch = new Output(1024);
-  readonly #admitted = new AdmittedValues();
+  readonly #admitted = new AdmittedEntries();
   #state: State = 'new';
   #lock: Lock | undefined;
   #builder: CommitBuilder | undefined;
@@ -248,12 +247,22 @@ class JournalBackend<K, V> implements Journal<K, V> {
   admit(key: K, value: V): void {
     const failure = this.#writer?.failure;
     if (failure !== undefined) throw failure;
-    if (this.#state !== 'open' || !this.#lines.has(key)) {
-      const out = this.#scratch;
-      out.pos = 0;
-      this.#keys.encode(out, key);
+    // The whole entry is encoded now, key field first (copied from the key's line when it has one),
+    // so that `write` copies it as it is.
+    const admitted = this.#admitted;
+    const start = admitted.begin();
+    const out = admitted.out;
+    const line = this.#lines.get(key);
+    try {
+      if (line === undefined) this.#keys.encode(out, key);
+      else out.bytes(line.keyField);
+      const valueStart = out.pos;
+      this.#values.encode(out, value);
+      admitted.add(key, value, line, start, valueStart);
+    } catch (error) {
+      admitted.discard(start);
+      throw error;
     }
-    this.#admitted.add(value, (out) => this.#values.encode(out, value));
   }
 
   write(staged: Staged<K, V>): Promise<void> {
@@ -265,18 +274,8 @@ class JournalBackend<K, V> implements Journal<K, V> {
     const firstSeq = this.#nextSeq;
     const out = builder.begin(RecordType.PUTS, firstSeq);
     const segment = builder.segment;
-    const { keys, values } = staged;
     try {
-      for (let i = 0; i < count; i++) {
-        const key = keys[i] as K;
-        const line = this.#lines.line(key, () => encodeKey(this.#keys, key));
-        out.bytes(line.keyField);
-        const encoded = this.#admitted.take(values[i]);
-        if (encoded === undefined) this.#values.encode(out, values[i] as V);
-        else out.bytes(encoded);
-        line.seqs.push(firstSeq + i);
-      }
-      this.#admitted.settle();
+      this.#encodePuts(out, staged, firstSeq);
     } catch (error) {
       builder.abandon();
       return Promise.reject(writer.fail(error, 'encode an item (call `admit` on insert to refuse it there)'));
@@ -288,6 +287,56 @@ class JournalBackend<K, V> implements Journal<K, V> {
     this.#counters.itemsWritten += count;
     writer.kick();
     return this.#options.sync === 'none' ? Promise.resolve() : writer.whenWritten(builder.appended);
+  }
+
+  /**
+   * Appends the staged items' entries to `out` and their sequence numbers to their keys' lines.
+   * Admitted entries that lie back to back are copied together (a run); an entry is copied on its own,
+   * with its line's key field, when its key field may not be the line's (encoded afresh while another
+   * line came to be), and an item that was never admitted is encoded here.
+   */
+  #encodePuts(out: Output, staged: Staged<K, V>, firstSeq: number): void {
+    const admitted = this.#admitted;
+    const source = admitted.out.buffer;
+    const lines = this.#lines;
+    const { keys, values, length } = staged;
+    let runStart = 0;
+    let runEnd = 0;
+    for (let i = 0; i < length; i++) {
+      const key = keys[i] as K;
+      const index = admitted.take(key, values[i]);
+      // The line the entry copied its key field from is the key's line as long as it is live.
+      const copied = index < 0 ? undefined : admitted.line(index);
+      let line = copied?.live === true ? copied : lines.get(key);
+      if (index < 0) {
+        out.copy(source, runStart, runEnd);
+        runStart = runEnd = 0;
+        line ??= lines.add(key, encodeKey(this.#keys, key));
+        out.bytes(line.keyField);
+        this.#values.encode(out, values[i] as V);
+      } else {
+        const start = admitted.start(index);
+        const end = admitted.end(index);
+        if (line === undefined) {
+          line = lines.add(key, Buffer.from(source.subarray(start, admitted.valueStart(index))));
+        } else if (line !== copied) {
+          out.copy(source, runStart, runEnd);
+          runStart = runEnd = 0;
+          out.bytes(line.keyField);
+          out.copy(source, admitted.valueStart(index), end);
+          line.seqs.push(firstSeq + i);
+          continue;
+        }
+        if (start !== runEnd) {
+          out.copy(source, runStart, runEnd);
+          runStart = start;
+        }
+        runEnd = end;
+      }
+      line.seqs.push(firstSeq + i);
+    }
+    out.copy(source, runStart, runEnd);
+    admitted.settle();
   }
 
   taken(key: K, count: number, batchId: string): void {

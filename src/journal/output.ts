@@ -58,10 +58,17 @@ export class Output {
     this.pos += data.byteLength;
   }
 
+  /** Appends `source[start, end)`, copied without making a view of it. */
+  copy(source: Buffer, start: number, end: number): void {
+    this.ensure(end - start);
+    this.pos += source.copy(this.#buffer, this.pos, start, end);
+  }
+
   /** Appends `[u32 byteLength][utf-8 bytes]`. */
   string(text: string): void {
     this.ensure(4 + text.length * 3);
-    const written = this.#buffer.write(text, this.pos + 4, 'utf8');
+    // No encoding argument: utf-8 is the default, and `write` then skips looking the encoding up.
+    const written = this.#buffer.write(text, this.pos + 4);
     this.#buffer.writeUInt32LE(written, this.pos);
     this.pos += 4 + written;
   }

@@ -139,4 +139,50 @@ describe('journal admit', () => {
       { key: 'k', items: [{ n: 1 }, { n: 3 }, { n: 4 }], batchId: undefined },
     ]);
   });
+
+  it('matches an admitted entry by key and value: the same value admitted under a key whose insert failed is not stored under it', async () => {
+    const fs = new FakeFs();
+    const backend = openJournal<string, { n: number }>(fs);
+    const shared = { n: 1 };
+    backend.admit('a', shared); // as if the insert then failed: never staged
+    backend.admit('b', shared);
+    backend.admit('c', { n: 2 });
+    await backend.write(
+      staged([
+        ['b', shared],
+        ['c', { n: 3 }], // not the admitted value: encoded afresh
+      ]),
+    );
+    await backend.durable();
+    expect(recovered(openJournal<string, { n: number }>(fs.kill()))).toEqual([
+      { key: 'b', items: [{ n: 1 }], batchId: undefined },
+      { key: 'c', items: [{ n: 3 }], batchId: undefined },
+    ]);
+  });
+
+  it('a key first admitted without a line, written once another item of it made one, is stored under that line', async () => {
+    const fs = new FakeFs();
+    const backend = openJournal<string, number>(fs);
+    // Both admitted before the key has a line (both encode the key), then written in one stretch: the
+    // first makes the line, the second copies its value after the line's key field.
+    backend.admit('k', 1);
+    backend.admit('k', 2);
+    backend.admit('j', 3);
+    await backend.write(
+      staged([
+        ['k', 1],
+        ['k', 2],
+        ['j', 3],
+      ]),
+    );
+    backend.taken('k', 2, 'batch-1');
+    backend.admit('k', 4);
+    await backend.write(staged([['k', 4]]));
+    await backend.durable();
+    expect(recovered(openJournal<string, number>(fs.kill()))).toEqual([
+      { key: 'k', items: [1, 2], batchId: 'batch-1' },
+      { key: 'k', items: [4], batchId: undefined },
+      { key: 'j', items: [3], batchId: undefined },
+    ]);
+  });
 });

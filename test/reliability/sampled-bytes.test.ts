@@ -4,8 +4,11 @@
  * with the same estimate.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Budget } from '../../src/budget.js';
 import { DataBuffer, estimateSize, type OnFullPolicy } from '../../src/index.js';
+import { journal } from '../../src/journal/index.js';
 import { useFakeTimersInEveryTest } from '../helpers.js';
+import { FakeFs } from '../journal/fake-fs.js';
 import { seeded } from '../seeded-random.js';
 
 useFakeTimersInEveryTest();
@@ -22,10 +25,16 @@ afterEach(() => {
 });
 
 /**
- * Inserts `count` items from `pick(i)` into a buffer that never flushes, one `insert` each or, with
- * `lists`, `insertMany` lists of that many; returns the most bytes it held and how full it got.
+ * Inserts `count` items from `pick(i)` into a buffer that never flushes (with a journal as its store
+ * when `withStore`), one `insert` each or, with `lists`, `insertMany` lists of that many; returns the
+ * most bytes it held and how full it got.
  */
-function fill(policy: OnFullPolicy, count: number, pick: (i: number) => string, lists = 0) {
+function fill(
+  policy: OnFullPolicy,
+  count: number,
+  pick: (i: number) => string,
+  { lists = 0, withStore = false } = {},
+) {
   let held = 0;
   let most = 0;
   const buffer = new DataBuffer<string, string>({
@@ -42,6 +51,9 @@ function fill(policy: OnFullPolicy, count: number, pick: (i: number) => string, 
         }),
     flushOnExit: false,
     logger: { warn: () => {}, error: () => {} },
+    ...(withStore
+      ? { store: journal<string, string>({ dir: '/journal', fs: new FakeFs(), sync: 'none' }) }
+      : {}),
   });
   const keys = ['a', 'b', 'c', 'd'];
   for (let i = 0; i < count; i++) {
@@ -106,7 +118,9 @@ describe('the sampled byte estimate (default sizeOf)', () => {
   );
 
   it('insertMany samples as insert does: lists of 50 from the same stream stay under maxBufferedBytes', () => {
-    const { most } = fill('drop-newest', onePercentLarge.length, (i) => onePercentLarge[i] as string, 50);
+    const { most } = fill('drop-newest', onePercentLarge.length, (i) => onePercentLarge[i] as string, {
+      lists: 50,
+    });
     expect(most).toBeLessThanOrEqual(BUDGET);
     expect(most).toBeGreaterThan(BUDGET / 3);
   });
@@ -120,5 +134,34 @@ describe('the sampled byte estimate (default sizeOf)', () => {
     const bigger = 'z'.repeat(500);
     const { most } = fill('drop-oldest', 200_000, (i) => (i < 100_000 ? SMALL : bigger));
     expect(most).toBeLessThanOrEqual(BUDGET * 1.05);
+  });
+});
+
+// A buffer with a store checks every insert (each is staged for the store): it must still measure only
+// a sample, as the quick path's bound makes a buffer without one do (measuring every insert cost about
+// 10% of the journal's insert rate).
+describe('the sampled byte estimate with a store (every insert takes the checked path)', () => {
+  it('measures a sample of the inserts, not every one', () => {
+    let measured = 0;
+    const sizeOf = (value: string) => {
+      measured++;
+      return estimateSize(value);
+    };
+    const budget = new Budget<string>(Number.POSITIVE_INFINITY, BUDGET, sizeOf, false, false, true);
+    for (let i = 0; i < 100_000; i++) budget.measure(SMALL);
+    // Every item at first, then one in up to 32: some 7% over the first 100k.
+    expect(measured).toBeLessThan(100_000 / 5);
+    expect(measured).toBeGreaterThan(100_000 / 64);
+    expect(budget.maxBuffered).toBe(Math.floor(BUDGET / estimateSize(SMALL)));
+  });
+
+  it("'drop-newest': a stream with one item in 100 1000x larger stays under maxBufferedBytes", () => {
+    const random = seeded(42);
+    const stream = Array.from({ length: 100_000 }, () => (random() < 0.01 ? LARGE : SMALL));
+    const { most } = fill('drop-newest', stream.length, (i) => stream[i] as string, {
+      withStore: true,
+    });
+    expect(most).toBeLessThanOrEqual(BUDGET);
+    expect(most).toBeGreaterThan(BUDGET / 3);
   });
 });
