@@ -9,14 +9,14 @@
  * past `leaseMs` on a loaded machine), which that holder counted as a refused ack or extension.
  * `REDIS_KILL_REPEATS=99` repeats it (100 kills) for a manual run; `REDIS_CLIENT=ioredis` switches client.
  */
-import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   type Delivered,
   deliveryCounts,
   expectEveryPersistedIdDelivered,
   expectProducerOrder,
+  killWorkersAfterEach,
   missingIds,
   PRODUCERS,
   startWorkers,
@@ -33,11 +33,7 @@ const clientKind = process.env.REDIS_CLIENT ?? 'redis';
 /** The claim's fence, from the store's batch id (`partition-fence-time`): claim order within a partition. */
 const fenceOf = (d: Delivered) => Number(d.batchId.split('-')[1]);
 
-let children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children) child.kill('SIGKILL');
-  children = [];
-});
+killWorkersAfterEach();
 
 it.skipIf(!available)(
   '4 processes through DataBuffer, one killed inside handleFlush: every persisted id delivered, in order per producer',
@@ -48,7 +44,6 @@ it.skipIf(!available)(
       const args = [REDIS_URL, namespace, String(id), String(PER_KEY), clientKind];
       return id === 0 ? [...args, 'stuck'] : args;
     });
-    children = run.children;
     const connection = await singleServer.redis.connect();
     try {
       await waitFor(
@@ -57,7 +52,7 @@ it.skipIf(!available)(
         () => 'process 0 never got stuck',
       );
       const victimStuck = run.stuck;
-      children[0]!.kill('SIGKILL');
+      run.children[0]!.kill('SIGKILL');
       await run.exited[0];
       // The killed process's own delivery counts as seen: wait for its batch to come back too (its lease
       // must run out first), or the others might close before it does.
@@ -67,7 +62,7 @@ it.skipIf(!available)(
         30_000,
         () => `${missingIds(run)} persisted ids were not delivered`,
       );
-      for (const child of children.slice(1)) child.stdin!.end();
+      for (const child of run.children.slice(1)) child.stdin!.end();
       await Promise.all(run.exited);
 
       expectEveryPersistedIdDelivered(run);

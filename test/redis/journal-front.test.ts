@@ -6,16 +6,16 @@
  * (`fixtures/journal-worker.ts`): once during a Redis outage (nothing it persisted is in Redis), once
  * with Redis up (some of it is, some is not). `REDIS_JOURNAL_KILL_REPEATS=n` repeats them.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DataBuffer } from '../../src/index.js';
 import { journal } from '../../src/journal/index.js';
 import { type RedisStore, redisStore } from '../../src/redis/index.js';
+import { killWorkersAfterEach, spawnWorker } from './kill-run.js';
 import {
   freePort,
   killStartedServers,
@@ -31,11 +31,7 @@ const repeats = Number(process.env.REDIS_JOURNAL_KILL_REPEATS ?? 0);
 const quiet = { error: () => {}, warn: () => {} };
 
 const dirs: string[] = [];
-let children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children) child.kill('SIGKILL');
-  children = [];
-});
+killWorkersAfterEach();
 afterAll(() => {
   killStartedServers();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -191,12 +187,7 @@ describe.skipIf(!available)('the journal in front of Redis', () => {
       const namespace = uniqueNamespace('journal-kill');
       let persisted = 0;
       let ready = false;
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', fixture, String(redis.port), namespace, dir],
-        { stdio: ['pipe', 'pipe', 'inherit'] },
-      );
-      children.push(child);
+      const child = spawnWorker(fixture, [String(redis.port), namespace, dir]);
       const exited = new Promise((resolve) => child.once('exit', resolve));
       createInterface({ input: child.stdout! }).on('line', (line) => {
         const message = JSON.parse(line);

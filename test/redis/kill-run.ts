@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { sleep } from './server.js';
 
 /** Worker processes of a run; producer 0 is the one killed. */
@@ -37,6 +37,26 @@ export interface KillRun<D extends Delivered> {
   stuck: string | true | undefined;
 }
 
+/** Worker processes started by {@link spawnWorker}: whatever a test leaves running is killed after it. */
+const started = new Set<ChildProcess>();
+
+/** Kills, after each test of the calling file, the workers it started and left running (a failed test too). */
+export function killWorkersAfterEach(): void {
+  afterEach(() => {
+    for (const child of started) child.kill('SIGKILL');
+    started.clear();
+  });
+}
+
+/** Starts `node --import tsx fixture ...args`, stdin and stdout piped, killed after the test (see {@link killWorkersAfterEach}). */
+export function spawnWorker(fixture: string, args: string[]): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  started.add(child);
+  return child;
+}
+
 /**
  * Starts the four workers: `node --import tsx fixture ...argsOf(id)`, stdin piped (closing it stops a
  * worker), stdout read line by line.
@@ -54,9 +74,7 @@ export function startWorkers<D extends Delivered>(
     stuck: undefined,
   };
   for (let id = 0; id < PRODUCERS; id++) {
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, ...argsOf(id)], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    const child = spawnWorker(fixture, argsOf(id));
     run.children.push(child);
     run.exited.push(new Promise((resolve) => child.once('exit', resolve)));
     createInterface({ input: child.stdout! }).on('line', (line) => {

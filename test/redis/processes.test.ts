@@ -6,14 +6,14 @@
  * id, attempt 2), and every duplicate is an item of a re-delivered batch.
  * `REDIS_KILL_REPEATS=99` repeats the test (100 kills) for a manual run.
  */
-import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   type Delivered,
   deliveryCounts,
   expectEveryPersistedIdDelivered,
   expectProducerOrder,
+  killWorkersAfterEach,
   missingIds,
   startWorkers,
   waitFor,
@@ -30,11 +30,7 @@ interface FencedDelivery extends Delivered {
   readonly fence: number;
 }
 
-let children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children) child.kill('SIGKILL');
-  children = [];
-});
+killWorkersAfterEach();
 
 it.skipIf(!available)(
   '4 processes, one killed mid-delivery: every persisted id delivered, in order per producer',
@@ -45,7 +41,6 @@ it.skipIf(!available)(
       const args = [REDIS_URL, namespace, String(id), String(PER_KEY)];
       return id === 0 ? [...args, 'stuck'] : args;
     });
-    children = run.children;
     const connection = await singleServer.redis.connect();
     try {
       // Kill process 0 while it holds a batch that reached the sink but was not acked.
@@ -54,7 +49,7 @@ it.skipIf(!available)(
         30_000,
         () => 'process 0 never got stuck',
       );
-      children[0]!.kill('SIGKILL');
+      run.children[0]!.kill('SIGKILL');
       await run.exited[0];
       // Wait until the others persisted everything and every persisted id was delivered.
       await waitFor(
@@ -62,7 +57,7 @@ it.skipIf(!available)(
         20_000,
         () => `${missingIds(run)} persisted ids were not delivered`,
       );
-      for (const child of children.slice(1)) child.stdin!.end();
+      for (const child of run.children.slice(1)) child.stdin!.end();
       await Promise.all(run.exited);
 
       expectEveryPersistedIdDelivered(run);
