@@ -14,17 +14,12 @@ import { JournalError, messageOf } from './errors.js';
 import { SEGMENT_MAGIC } from './frame.js';
 import type { JournalFs } from './fs.js';
 import type { SyncLevel } from './options.js';
+import { Release, type Waiter } from './release.js';
 import type { Segment } from './segments.js';
 import { channels, type JournalCounters } from './telemetry.js';
 
 /** Under `sync: 'none'`, bytes that may pile up before they are written anyway. */
 export const LAZY_WRITE_BYTES = 1024 * 1024;
-
-interface Waiter {
-  readonly ticket: number;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
 
 /** What the writer needs from its journal. */
 export interface WriterContext {
@@ -47,6 +42,14 @@ export class Writer {
   #synced = 0;
   #writeWaiters: Waiter[] = [];
   #syncWaiters: Waiter[] = [];
+  /**
+   * Resolve the waiters a write or a sync covered, a slice per turn; one each, as their callers'
+   * continuations differ (under `'always'`, a write's waiters go on to wait for the sync). The next
+   * sync for waiters starts once the last sync's waiters are all resolved: what they insert then goes
+   * with it, not with a sync of its own.
+   */
+  readonly #releaseWritten = new Release();
+  readonly #releaseSynced = new Release(() => this.kick());
   #tasks: Array<() => Promise<void>> = [];
   #idleWaiters: Array<() => void> = [];
   #open: { segment: Segment; fd: number } | undefined;
@@ -188,6 +191,7 @@ export class Writer {
   #shouldSync(): boolean {
     if (this.#synced >= this.#written || this.#open === undefined) return false;
     if (this.#syncDue || (this.#closing && this.#syncs)) return true;
+    if (this.#releaseSynced.pending > 0) return false;
     const first = this.#syncWaiters[0];
     return first !== undefined && first.ticket <= this.#written;
   }
@@ -244,7 +248,7 @@ export class Writer {
       counters.writes++;
     }
     this.#written = ticket;
-    this.#writeWaiters = settle(this.#writeWaiters, ticket);
+    this.#writeWaiters = this.#releaseWritten.settle(this.#writeWaiters, ticket);
   }
 
   async #switchTo(segment: Segment): Promise<void> {
@@ -281,13 +285,6 @@ export class Writer {
     counters.recordSync(duration);
     if (channels.sync.hasSubscribers) channels.sync.publish({ dir, duration });
     this.#synced = Math.max(this.#synced, ticket);
-    this.#syncWaiters = settle(this.#syncWaiters, this.#synced);
+    this.#syncWaiters = this.#releaseSynced.settle(this.#syncWaiters, this.#synced);
   }
-}
-
-/** Resolves the waiters whose ticket is done; returns the others. */
-function settle(waiters: Waiter[], done: number): Waiter[] {
-  let index = 0;
-  while (index < waiters.length && waiters[index]!.ticket <= done) waiters[index++]!.resolve();
-  return index === 0 ? waiters : waiters.slice(index);
 }
