@@ -15,7 +15,7 @@ describe('journal serialization', () => {
   it('keeps strings as strings, Buffers as Buffers, and other values as JSON', async () => {
     const bytes = Buffer.from([0, 1, 2, 255]);
     const result = await roundTrip<string, unknown>([
-      ['k', 'plain "text" ünïcode'],
+      ['k', 'plain "text" ünïcode € 😀'],
       ['k', bytes],
       ['k', { n: 1, list: [1, 'two'], nested: { ok: true } }],
       ['k', 42],
@@ -23,7 +23,7 @@ describe('journal serialization', () => {
       ['k', null],
     ]);
     const items = result[0]!.items;
-    expect(items[0]).toBe('plain "text" ünïcode');
+    expect(items[0]).toBe('plain "text" ünïcode € 😀');
     expect(Buffer.isBuffer(items[1])).toBe(true);
     expect(items[1]).toEqual(bytes);
     expect(items[2]).toEqual({ n: 1, list: [1, 'two'], nested: { ok: true } });
