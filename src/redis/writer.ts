@@ -27,11 +27,25 @@ import { isRetryableRedisError, RedisStoreError } from './errors.js';
 import type { KeyNames } from './keys.js';
 import { APPEND, type APPEND_FULL, type APPEND_OPENED } from './scripts.js';
 import type { RedisStoreStats } from './stats.js';
+import { TextRun } from './text-run.js';
 
-/** One key's items waiting to be written. */
+/** Items `from` to `to - 1` of a write's run: one key's items of that write, or the first of them. */
+interface Segment {
+  readonly run: TextRun;
+  from: number;
+  readonly to: number;
+  /** The key's next items, of a later write, once writes are merged into a round. */
+  next: Segment | undefined;
+}
+
+/** One key's items waiting to be written: a chain of segments, oldest first. */
 interface PendingKey {
   readonly partition: number;
-  values: string[];
+  first: Segment;
+  last: Segment;
+  /** Its items, and their size in bytes. */
+  count: number;
+  bytes: number;
 }
 
 /** One accepted write (or what failed of a round, sent again), its items grouped per key. */
@@ -39,9 +53,9 @@ interface PendingWrite {
   /** The last write it carries whole: once it is in Redis, so are all writes up to this one. */
   readonly seq: number;
   readonly keys: Map<string, PendingKey>;
-  /** Its items, and their serialized characters. */
+  /** Its items, and their size in bytes (UTF-8). */
   count: number;
-  chars: number;
+  bytes: number;
 }
 
 /** What the writer needs from its store, handed over when it is built. */
@@ -78,50 +92,91 @@ function describeMembers(members: readonly string[]): string {
   return `${members.length === 1 ? 'the key' : 'the keys'} ${named}${more}`;
 }
 /**
- * A round carries at most this many items, and at most {@link ROUND_CHARS} characters of serialized
- * items (one item at least). It bounds the synchronous work of one round on the event loop: building
+ * A round carries at most this many items, and at most {@link ROUND_BYTES} bytes of serialized items
+ * (one item at least). It bounds the synchronous work of one round on the event loop: building
  * it and, above all, the client encoding it, which node-redis does for one command at once (10,000
  * items of 70 bytes took it 4 to 20 ms, 4,000 about 1.5 ms). A write larger than that is sent in
  * several rounds, one after the other, in order.
  */
 export const ROUND_ITEMS = 4000;
-/** See {@link ROUND_ITEMS}: 256 K characters, 4,000 items of 64 bytes. */
-export const ROUND_CHARS = 256 * 1024;
+/** See {@link ROUND_ITEMS}: 256 KiB (UTF-8), 4,000 items of 64 bytes. */
+export const ROUND_BYTES = 256 * 1024;
+
+/**
+ * Splits the first `n` items (0 < n < entry.count) off `entry`, which keeps the rest.
+ * @returns the first `n` items, as a key of their own.
+ */
+function splitKey(entry: PendingKey, n: number): PendingKey {
+  let first: Segment | undefined;
+  let last: Segment | undefined;
+  let bytes = 0;
+  let left = n;
+  while (left > 0) {
+    const segment = entry.first;
+    const size = segment.to - segment.from;
+    let taken: Segment;
+    if (size <= left) {
+      // Whole: the segment moves over (never the last one, since some items stay).
+      entry.first = segment.next!;
+      segment.next = undefined;
+      taken = segment;
+    } else {
+      taken = { run: segment.run, from: segment.from, to: segment.from + left, next: undefined };
+      segment.from = taken.to;
+    }
+    bytes += taken.run.bytes(taken.from, taken.to);
+    left -= taken.to - taken.from;
+    if (last === undefined) first = taken;
+    else last.next = taken;
+    last = taken;
+  }
+  entry.count -= n;
+  entry.bytes -= bytes;
+  return { partition: entry.partition, first: first!, last: last!, count: n, bytes };
+}
 
 /**
  * A round of the first items of `write`, which is larger than a round, up to {@link ROUND_ITEMS} items
- * and {@link ROUND_CHARS} characters (one item at least); `write` keeps the rest. The round completes
- * the writes before `write` only.
+ * and {@link ROUND_BYTES} bytes (one item at least); `write` keeps the rest. The round completes the
+ * writes before `write` only.
  */
 function takePart(write: PendingWrite): PendingWrite {
   const keys = new Map<string, PendingKey>();
   let count = 0;
-  let chars = 0;
+  let bytes = 0;
   for (const [member, entry] of write.keys) {
-    const values = entry.values;
     let n = 0;
-    while (
-      n < values.length &&
-      count < ROUND_ITEMS &&
-      (count === 0 || chars + values[n]!.length <= ROUND_CHARS)
+    let taken = 0;
+    let full = false;
+    for (
+      let segment: Segment | undefined = entry.first;
+      segment !== undefined && !full;
+      segment = segment.next
     ) {
-      chars += values[n]!.length;
-      count++;
-      n++;
+      for (let i = segment.from; i < segment.to; i++) {
+        const size = segment.run.bytes(i, i + 1);
+        if (count + n >= ROUND_ITEMS || (count + n > 0 && bytes + taken + size > ROUND_BYTES)) {
+          full = true;
+          break;
+        }
+        taken += size;
+        n++;
+      }
     }
     if (n === 0) break;
-    if (n === values.length) {
+    count += n;
+    bytes += taken;
+    if (n === entry.count) {
       keys.set(member, entry);
       write.keys.delete(member);
       continue;
     }
-    keys.set(member, { partition: entry.partition, values: values.slice(0, n) });
-    entry.values = values.slice(n);
+    keys.set(member, splitKey(entry, n));
     break;
   }
   write.count -= count;
-  write.chars -= chars;
-  return { seq: write.seq - 1, keys, count, chars };
+  write.bytes -= bytes;
+  return { seq: write.seq - 1, keys, count, bytes };
 }
 
 /** Orders, batches and retries appends; see the module comment. */
@@ -159,18 +214,31 @@ export class Writer {
    */
   add(members: readonly string[], partitions: readonly number[], values: readonly string[]): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
-    const keys = new Map<string, PendingKey>();
+    // Each key's items go into the write's run one after the other, so that a key's items of the write
+    // are one segment of it.
+    const groups = new Map<string, { readonly partition: number; readonly indices: number[] }>();
+    let chars = 0;
     for (let i = 0; i < members.length; i++) {
       const member = members[i]!;
-      const entry = keys.get(member);
-      if (entry === undefined) keys.set(member, { partition: partitions[i]!, values: [values[i]!] });
-      else entry.values.push(values[i]!);
+      const group = groups.get(member);
+      if (group === undefined) groups.set(member, { partition: partitions[i]!, indices: [i] });
+      else group.indices.push(i);
+      chars += values[i]!.length;
+    }
+    const run = new TextRun(chars, members.length);
+    const keys = new Map<string, PendingKey>();
+    let bytes = 0;
+    for (const [member, { partition, indices }] of groups) {
+      const from = run.length;
+      let size = 0;
+      for (let j = 0; j < indices.length; j++) size += run.push(values[indices[j]!]!);
+      const segment: Segment = { run, from, to: run.length, next: undefined };
+      keys.set(member, { partition, first: segment, last: segment, count: indices.length, bytes: size });
+      bytes += size;
     }
     this.#context.stats.pendingItems += members.length;
     const seq = ++this.#accepted;
-    let chars = 0;
-    for (let i = 0; i < values.length; i++) chars += values[i]!.length;
-    this.#queue.push({ seq, keys, count: members.length, chars });
+    this.#queue.push({ seq, keys, count: members.length, bytes });
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ seq, resolve, reject }));
     if (!this.#busy) void this.#round();
     return done;
@@ -203,14 +271,14 @@ export class Writer {
 
   /**
    * Merges the oldest waiting writes into one round, up to {@link ROUND_ITEMS} items and
-   * {@link ROUND_CHARS} characters. When the oldest alone is larger, the round takes its first items
+   * {@link ROUND_BYTES} bytes. When the oldest alone is larger, the round takes its first items
    * (in key order, a key's oldest first) and leaves the rest first in line: the round then completes
    * only the writes before it.
    */
   #takeRound(): PendingWrite {
     const queue = this.#queue;
     const head = queue[0]!;
-    if (head.count > ROUND_ITEMS || head.chars > ROUND_CHARS) {
+    if (head.count > ROUND_ITEMS || head.bytes > ROUND_BYTES) {
       const part = takePart(head);
       if (head.count > 0) return part;
       queue.shift(); // a single item larger than a round: taken whole
@@ -218,25 +286,31 @@ export class Writer {
     }
     let taken = 1;
     let count = head.count;
-    let chars = head.chars;
+    let bytes = head.bytes;
     while (taken < queue.length) {
       const next = queue[taken]!;
-      if (count + next.count > ROUND_ITEMS || chars + next.chars > ROUND_CHARS) break;
+      if (count + next.count > ROUND_ITEMS || bytes + next.bytes > ROUND_BYTES) break;
       count += next.count;
-      chars += next.chars;
+      bytes += next.bytes;
       taken++;
     }
     if (taken === 1) return queue.shift()!;
     const seq = queue[taken - 1]!.seq;
     const keys = new Map<string, PendingKey>();
+    // The merged writes are gone from the queue: their keys' chains are linked up in place.
     for (const write of queue.splice(0, taken)) {
       for (const [member, entry] of write.keys) {
         const merged = keys.get(member);
-        if (merged === undefined) keys.set(member, { partition: entry.partition, values: entry.values });
-        else for (let i = 0; i < entry.values.length; i++) merged.values.push(entry.values[i]!);
+        if (merged === undefined) keys.set(member, entry);
+        else {
+          merged.last.next = entry.first;
+          merged.last = entry.last;
+          merged.count += entry.count;
+          merged.bytes += entry.bytes;
+        }
       }
     }
-    return { seq, keys, count, chars };
+    return { seq, keys, count, bytes };
   }
 
   async #round(): Promise<void> {
@@ -268,7 +342,7 @@ export class Writer {
     }
     let failed: Map<string, PendingKey> | undefined;
     let failedCount = 0;
-    let failedChars = 0;
+    let failedBytes = 0;
     let firstError: unknown;
     for (let i = 0; i < results.length; i++) {
       const result = results[i]!;
@@ -277,7 +351,7 @@ export class Writer {
         const replies = result.value as unknown[];
         for (let j = 0; j < members.length; j++) {
           const member = members[j]!;
-          const count = batch.get(member)!.values.length;
+          const count = batch.get(member)!.count;
           stats.appends++;
           stats.itemsWritten += count;
           stats.pendingItems -= count;
@@ -300,13 +374,13 @@ export class Writer {
       for (const member of members) {
         const entry = batch.get(member)!;
         failed.set(member, entry);
-        failedCount += entry.values.length;
-        for (const value of entry.values) failedChars += value.length;
+        failedCount += entry.count;
+        failedBytes += entry.bytes;
       }
       firstError ??= result.error;
     }
     if (failed !== undefined) {
-      this.#afterFailure({ seq, keys: failed, count: failedCount, chars: failedChars }, firstError);
+      this.#afterFailure({ seq, keys: failed, count: failedCount, bytes: failedBytes }, firstError);
       return;
     }
     this.#succeeded(seq);
@@ -330,10 +404,12 @@ export class Writer {
       const keys: string[] = [];
       const args = [this.#interval, this.#maxSize];
       for (const member of members) {
-        const { partition, values } = batch.get(member)!;
+        const { partition, first, count } = batch.get(member)!;
         keys.push(names.items(partition, member), names.due(partition));
-        args.push(member, String(values.length));
-        for (let i = 0; i < values.length; i++) args.push(values[i]!);
+        args.push(member, String(count));
+        for (let segment: Segment | undefined = first; segment !== undefined; segment = segment.next) {
+          for (let i = segment.from; i < segment.to; i++) args.push(segment.run.text(i));
+        }
       }
       calls.push({ script: APPEND, keys, args, members });
     }

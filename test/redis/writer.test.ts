@@ -9,7 +9,7 @@ import type { CallResult, ScriptCall, ScriptRunner } from '../../src/redis/clien
 import { redisChannelNames } from '../../src/redis/diagnostics.js';
 import { KeyNames } from '../../src/redis/keys.js';
 import { createRedisStoreStats } from '../../src/redis/stats.js';
-import { ROUND_CHARS, ROUND_ITEMS, STALLED_WRITE_MS, Writer } from '../../src/redis/writer.js';
+import { ROUND_BYTES, ROUND_ITEMS, STALLED_WRITE_MS, Writer } from '../../src/redis/writer.js';
 import { deferred, useFakeTimersInEveryTest } from '../helpers.js';
 
 useFakeTimersInEveryTest();
@@ -213,11 +213,11 @@ describe('Writer', () => {
     expect(stats).toMatchObject({ itemsWritten: 2 * n + 1, pendingItems: 0 });
   });
 
-  it('caps a round at ROUND_CHARS characters of items, and sends an item larger than that alone', async () => {
+  it('caps a round at ROUND_BYTES bytes of items, and sends an item larger than that alone', async () => {
     const { runner, rounds } = scriptedRunner();
     const { w } = writer(runner);
-    const huge = 'x'.repeat(ROUND_CHARS + 1);
-    const half = 'y'.repeat(ROUND_CHARS / 2);
+    const huge = 'x'.repeat(ROUND_BYTES + 1);
+    const half = 'y'.repeat(ROUND_BYTES / 2);
     const write = w.add(['s:a', 's:a', 's:a', 's:a'], [0, 0, 0, 0], [huge, half, half, half]);
     const expected = [[huge], [half, half], [half]];
     for (let round = 0; round < 3; round++) {
