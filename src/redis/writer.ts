@@ -9,10 +9,14 @@
  *   across a reconnect: no later write can overtake one that failed and is sent again.
  * - **Connection loss is not a failure.** The appends that failed stay in this process, before any
  *   newer items of their keys, and are sent again with a growing wait (50 ms doubling to 2 s, with
- *   jitter), while `stats().pendingItems` and the `data-buffer:redis:outage` channel say so. An
- *   append whose reply was lost with the connection may have run: sent again, its items are in Redis
- *   twice (at least once, never lost while this process lives). A process that dies during an outage
- *   loses what it held, unless the journal is in front (the `journal` option, `journal-front.ts`).
+ *   jitter), while `stats().pendingItems` and the `data-buffer:redis:outage` channel say so. A process
+ *   that dies during an outage loses what it held, unless the journal is in front (the `journal`
+ *   option, `journal-front.ts`).
+ * - **A lost reply does not append twice.** A call that failed may have run (its reply lost to a
+ *   command timeout or a dropped connection): it is sent again alone and unchanged, under its number,
+ *   and the script recognises a number it recorded already (`APPEND` in `scripts.ts`).
+ * - **Waiting items are bytes** ({@link TextRun}), outside the JavaScript heap: strings only while a
+ *   turn serializes them and while a round is sent.
  * - **A reply that retrying cannot fix** (a key of the wrong type, a script error) stops the writer:
  *   this write and every later one reject with a `RedisStoreError` (the buffer fails stop).
  * - **Outages are visible:** a failed round, or one without a reply for {@link STALLED_WRITE_MS}
@@ -20,12 +24,13 @@
  *   and publishes on `data-buffer:redis:outage`; the next round that succeeds publishes `recovered`.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { startTimer, type Timer } from '../timers.js';
 import type { CallResult, ScriptCall, ScriptRunner } from './client.js';
 import { redisChannels } from './diagnostics.js';
 import { isRetryableRedisError, RedisStoreError } from './errors.js';
 import type { KeyNames } from './keys.js';
-import { APPEND, type APPEND_FULL, type APPEND_OPENED } from './scripts.js';
+import { APPEND, type APPEND_FULL, type APPEND_OPENED, WRITE_RECORD_TTL_MS } from './scripts.js';
 import type { RedisStoreStats } from './stats.js';
 import { TextRun } from './text-run.js';
 
@@ -56,6 +61,21 @@ interface PendingWrite {
   /** Its items, and their size in bytes (UTF-8). */
   count: number;
   bytes: number;
+  /**
+   * Set when its calls were sent and failed: the number of each call, by call group (partition on a
+   * Cluster, 0 on a single server). It is sent again alone, unchanged, under the same numbers, so that
+   * a call that did run is recognised (see `APPEND` in `scripts.ts`).
+   */
+  readonly sent?: ReadonlyMap<number, number>;
+}
+
+/** One append call of a round. */
+interface AppendCall extends ScriptCall {
+  /** The members it carries, in order. */
+  readonly members: string[];
+  /** Its call group (its partition on a Cluster, 0 on a single server), and its number. */
+  readonly group: number;
+  readonly number: number;
 }
 
 /** What the writer needs from its store, handed over when it is built. */
@@ -182,6 +202,9 @@ function takePart(write: PendingWrite): PendingWrite {
 /** Orders, batches and retries appends; see the module comment. */
 export class Writer {
   readonly #context: WriterContext;
+  /** This writer's name in its records in Redis, and the number of its last append call. */
+  readonly #id = randomBytes(9).toString('base64url');
+  #callNumber = 0;
   #interval = '0';
   #maxSize = '0';
   /** Writes waiting for a round, oldest first. */
@@ -278,6 +301,7 @@ export class Writer {
   #takeRound(): PendingWrite {
     const queue = this.#queue;
     const head = queue[0]!;
+    if (head.sent !== undefined) return queue.shift()!; // sent before: again as it was
     if (head.count > ROUND_ITEMS || head.bytes > ROUND_BYTES) {
       const part = takePart(head);
       if (head.count > 0) return part;
@@ -325,7 +349,7 @@ export class Writer {
       this.#afterFailure(round, error);
       return;
     }
-    const calls = this.#calls(batch);
+    const calls = this.#calls(batch, round.sent);
     stats.roundTrips++;
     let results: CallResult[];
     const stalled = startTimer(
@@ -335,12 +359,14 @@ export class Writer {
     try {
       results = await runner.runAll(calls);
     } catch (error) {
-      this.#afterFailure(round, error);
+      const sent = new Map(calls.map((call) => [call.group, call.number]));
+      this.#afterFailure({ ...round, sent }, error);
       return;
     } finally {
       stalled.cancel();
     }
     let failed: Map<string, PendingKey> | undefined;
+    let failedCalls: Map<number, number> | undefined;
     let failedCount = 0;
     let failedBytes = 0;
     let firstError: unknown;
@@ -349,13 +375,14 @@ export class Writer {
       const members = calls[i]!.members;
       if (result.ok) {
         const replies = result.value as unknown[];
+        if (Number(replies[0]) === 1) stats.repeatedWrites++;
         for (let j = 0; j < members.length; j++) {
           const member = members[j]!;
           const count = batch.get(member)!.count;
           stats.appends++;
           stats.itemsWritten += count;
           stats.pendingItems -= count;
-          const reply = Number(replies[j]);
+          const reply = Number(replies[j + 1] ?? 0);
           if (reply !== 0) this.#context.appended(member, reply);
         }
         continue;
@@ -371,6 +398,8 @@ export class Writer {
         return;
       }
       failed ??= new Map();
+      failedCalls ??= new Map();
+      failedCalls.set(calls[i]!.group, calls[i]!.number);
       for (const member of members) {
         const entry = batch.get(member)!;
         failed.set(member, entry);
@@ -380,7 +409,10 @@ export class Writer {
       firstError ??= result.error;
     }
     if (failed !== undefined) {
-      this.#afterFailure({ seq, keys: failed, count: failedCount, bytes: failedBytes }, firstError);
+      this.#afterFailure(
+        { seq, keys: failed, count: failedCount, bytes: failedBytes, sent: failedCalls! },
+        firstError,
+      );
       return;
     }
     this.#succeeded(seq);
@@ -388,9 +420,10 @@ export class Writer {
 
   /**
    * The round's append calls: one for every key on a single server; on a Cluster, one per partition
-   * (a partition's keys share one hash tag, so that its call stays in one slot).
+   * (a partition's keys share one hash tag, so that its call stays in one slot). Each call takes the
+   * next number, or the number it was sent under before (`sent`).
    */
-  #calls(batch: Map<string, PendingKey>): Array<ScriptCall & { readonly members: string[] }> {
+  #calls(batch: Map<string, PendingKey>, sent: ReadonlyMap<number, number> | undefined): AppendCall[] {
     const { names, runner } = this.#context;
     const groups = new Map<number, string[]>();
     for (const [member, { partition }] of batch) {
@@ -399,10 +432,11 @@ export class Writer {
       if (members === undefined) groups.set(group, [member]);
       else members.push(member);
     }
-    const calls: Array<ScriptCall & { readonly members: string[] }> = [];
-    for (const members of groups.values()) {
-      const keys: string[] = [];
-      const args = [this.#interval, this.#maxSize];
+    const calls: AppendCall[] = [];
+    for (const [group, members] of groups) {
+      const number = sent?.get(group) ?? ++this.#callNumber;
+      const keys: string[] = [names.writes(group, this.#id)];
+      const args = [this.#interval, this.#maxSize, String(number), String(WRITE_RECORD_TTL_MS)];
       for (const member of members) {
         const { partition, first, count } = batch.get(member)!;
         keys.push(names.items(partition, member), names.due(partition));
@@ -411,7 +445,7 @@ export class Writer {
           for (let i = segment.from; i < segment.to; i++) args.push(segment.run.text(i));
         }
       }
-      calls.push({ script: APPEND, keys, args, members });
+      calls.push({ script: APPEND, keys, args, members, group, number });
     }
     return calls;
   }

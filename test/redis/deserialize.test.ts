@@ -72,7 +72,9 @@ for (const factory of [singleServer.redis, singleServer.ioredis]) {
         await sleep(700);
         expect(failed).toHaveLength(1);
         expect(store.stats()).toMatchObject({ claims: 1, acks: 1, poisoned: 1, redeliveries: 0 });
-        const left = (await test.keys(namespace)).filter((name) => !/:(config|fence)$/.test(name));
+        const left = (await test.keys(namespace)).filter(
+          (name) => !/^\{[^}]+\}:(config|fence|w:[\w-]{12})$/.test(name),
+        );
         expect(left).toEqual([]);
       } finally {
         await buffer.close({ timeout: 2000 });

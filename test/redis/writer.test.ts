@@ -46,10 +46,13 @@ function writer(runner: ScriptRunner) {
   return { w, stats };
 }
 
-/** The members one append call carries, in order (its ARGV: interval, maxSize, then member, count, values…). */
+/**
+ * The members one append call carries, in order (its ARGV: interval, maxSize, call number, record
+ * time to live, then member, count, values…).
+ */
 function membersOf(call: ScriptCall): string[] {
   const members: string[] = [];
-  for (let at = 2; at < call.args.length; at += 2 + Number(call.args[at + 1])) members.push(call.args[at]!);
+  for (let at = 4; at < call.args.length; at += 2 + Number(call.args[at + 1])) members.push(call.args[at]!);
   return members;
 }
 
@@ -57,7 +60,7 @@ function membersOf(call: ScriptCall): string[] {
 function appended(calls: readonly ScriptCall[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const call of calls) {
-    for (let at = 2; at < call.args.length; ) {
+    for (let at = 4; at < call.args.length; ) {
       const count = Number(call.args[at + 1]);
       out[call.args[at]!] = call.args.slice(at + 2, at + 2 + count);
       at += 2 + count;
@@ -66,9 +69,9 @@ function appended(calls: readonly ScriptCall[]): Record<string, string[]> {
   return out;
 }
 
-/** Every call of a round succeeded; each key's reply is OPENED. */
+/** Every call of a round succeeded (none had run before); each key's reply is OPENED. */
 const ok = (calls: readonly ScriptCall[]): CallResult[] =>
-  calls.map((call) => ({ ok: true, value: membersOf(call).map(() => 1) }));
+  calls.map((call) => ({ ok: true, value: [0, ...membersOf(call).map(() => 1)] }));
 const connectionLost = Object.assign(new Error('Socket closed unexpectedly'), {
   name: 'SocketClosedUnexpectedlyError',
 });
@@ -88,14 +91,22 @@ describe('Writer', () => {
     expect(rounds).toHaveLength(2);
     expect(rounds[1]!.calls).toHaveLength(1);
     expect(appended(rounds[1]!.calls)).toEqual({ 's:a': ['2', '4'], 's:b': ['3'] });
-    expect(rounds[1]!.calls[0]!.args.slice(0, 4)).toEqual(['1000', '100', 's:a', '2']);
-    expect(rounds[1]!.calls[0]!.keys).toEqual(['{ns:0}:i:s:a', '{ns:0}:due', '{ns:1}:i:s:b', '{ns:1}:due']);
+    expect(rounds[1]!.calls[0]!.args.slice(0, 6)).toEqual(['1000', '100', '2', '86400000', 's:a', '2']);
+    expect(rounds[1]!.calls[0]!.keys).toEqual([
+      expect.stringMatching(/^\{ns:0\}:w:[\w-]{12}$/),
+      '{ns:0}:i:s:a',
+      '{ns:0}:due',
+      '{ns:1}:i:s:b',
+      '{ns:1}:due',
+    ]);
+    // One writer, one record key.
+    expect(rounds[1]!.calls[0]!.keys[0]).toBe(rounds[0]!.calls[0]!.keys[0]);
     rounds[1]!.answer(ok(rounds[1]!.calls));
     await Promise.all([second, third, w.drained()]);
     expect(stats).toMatchObject({ roundTrips: 2, appends: 3, itemsWritten: 4, pendingItems: 0 });
   });
 
-  it('sends a failed append again after a wait, before newer items of its key, and reports the outage once', async () => {
+  it('sends a failed append call again after a wait, unchanged and alone, before newer items of its key, and reports the outage once', async () => {
     // On a Cluster, one call per partition: one of them can fail alone.
     const { runner, rounds } = scriptedRunner(true);
     const { w, stats } = writer(runner);
@@ -113,26 +124,40 @@ describe('Writer', () => {
       await vi.advanceTimersByTimeAsync(0);
       expect(rounds[0]!.calls.map(membersOf)).toEqual([['s:a'], ['s:b']]);
       rounds[0]!.answer([
-        { ok: true, value: [1] },
+        { ok: true, value: [0, 1] },
         { ok: false, error: connectionLost },
       ]);
       await vi.advanceTimersByTimeAsync(0);
       const later = w.add(['s:b'], [1], ['3']);
       expect(stats).toMatchObject({ outages: 1, writeRetries: 1, pendingItems: 2 });
       expect(rounds).toHaveLength(1);
-      // A second failure: the wait grows; still one outage.
+      // The failed call may have run: it goes again exactly as it was, under its number, without the
+      // newer item (which the script would otherwise drop with it, or append twice with it).
       await vi.advanceTimersByTimeAsync(50);
-      expect(appended(rounds[1]!.calls)).toEqual({ 's:b': ['2', '3'] });
+      expect(rounds[1]!.calls).toEqual([rounds[0]!.calls[1]]);
+      // A second failure: the wait grows; still one outage.
       rounds[1]!.answer([{ ok: false, error: connectionLost }]);
       await vi.advanceTimersByTimeAsync(49);
       expect(rounds).toHaveLength(2);
       await vi.advanceTimersByTimeAsync(51);
       expect(rounds).toHaveLength(3);
-      expect(appended(rounds[2]!.calls)).toEqual({ 's:b': ['2', '3'] });
+      expect(rounds[2]!.calls).toEqual([rounds[0]!.calls[1]]);
       expect(settled).toBe(false);
-      rounds[2]!.answer(ok(rounds[2]!.calls));
-      await Promise.all([write, later]);
-      expect(stats).toMatchObject({ outages: 1, writeRetries: 2, pendingItems: 0, itemsWritten: 3 });
+      // It had run: the script says so, and the write settles.
+      rounds[2]!.answer([{ ok: true, value: [1, 1] }]);
+      await write;
+      await vi.advanceTimersByTimeAsync(0);
+      expect(appended(rounds[3]!.calls)).toEqual({ 's:b': ['3'] });
+      expect(Number(rounds[3]!.calls[0]!.args[2])).toBeGreaterThan(Number(rounds[0]!.calls[1]!.args[2]));
+      rounds[3]!.answer(ok(rounds[3]!.calls));
+      await later;
+      expect(stats).toMatchObject({
+        outages: 1,
+        writeRetries: 2,
+        repeatedWrites: 1,
+        pendingItems: 0,
+        itemsWritten: 3,
+      });
       expect(events).toEqual(['outage', 'recovered after 2']);
     } finally {
       diagnosticsChannel.unsubscribe(redisChannelNames.outage, onOutage);
