@@ -14,6 +14,7 @@ import type {
   Staged,
   StoreLeftovers,
 } from '../backend.js';
+import { now, SLICE_MS, yieldToEventLoop } from '../timers.js';
 import { createScriptRunner, type ScriptRunner } from './client.js';
 import { RedisDeserializeError, RedisStoreError } from './errors.js';
 import { JournalFront } from './journal-front.js';
@@ -369,8 +370,15 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     // that rejects would be claimed again after every lease, forever. It goes to handleError instead.
     let unreadable: string[] | undefined;
     let cause: unknown;
-    for (const stored of texts) {
-      const text = String(stored);
+    // A large batch is read in slices of SLICE_MS, with turns of the event loop between them: 10,000
+    // items at once would hold the loop for several ms (JSON.parse, about 1 µs for an item of 70 bytes).
+    let sliceStart = now();
+    for (let i = 0; i < texts.length; i++) {
+      if ((i & 255) === 255 && now() - sliceStart > SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = now();
+      }
+      const text = String(texts[i]);
       try {
         items.push(deserialize(text));
       } catch (error) {
