@@ -165,6 +165,60 @@ describe('Writer', () => {
     }
   });
 
+  it('sends a round whose calls all failed again alone and unchanged; newer writes follow under new numbers', async () => {
+    const { runner, rounds } = scriptedRunner();
+    const { w, stats } = writer(runner);
+    const first = w.add(['s:a', 's:b'], [0, 1], ['1', '2']);
+    await vi.advanceTimersByTimeAsync(0);
+    rounds[0]!.answer([{ ok: false, error: connectionLost }]);
+    await vi.advanceTimersByTimeAsync(0);
+    const second = w.add(['s:a'], [0], ['3']);
+    await vi.advanceTimersByTimeAsync(50);
+    // Not merged with the newer item: had the first call run, the script would skip it whole.
+    expect(rounds[1]!.calls).toEqual(rounds[0]!.calls);
+    rounds[1]!.answer(ok(rounds[1]!.calls));
+    await first;
+    await vi.advanceTimersByTimeAsync(0);
+    expect(appended(rounds[2]!.calls)).toEqual({ 's:a': ['3'] });
+    expect(rounds[2]!.calls[0]!.args[2]).toBe('2');
+    rounds[2]!.answer(ok(rounds[2]!.calls));
+    await second;
+    expect(stats).toMatchObject({ writeRetries: 1, repeatedWrites: 0, itemsWritten: 3, pendingItems: 0 });
+  });
+
+  it('keeps the items of many writes and keys in order across merged rounds and splits, whatever their characters', async () => {
+    const { runner, rounds } = scriptedRunner();
+    const { w } = writer(runner);
+    const expected: Record<string, string[]> = {};
+    const writes: Promise<void>[] = [];
+    let n = 0;
+    // Writes of varied sizes over 3 keys, some larger than a round; texts of 1 to 3 UTF-8 bytes a character.
+    for (const size of [3, ROUND_ITEMS + 7, 1, 2 * ROUND_ITEMS, 5]) {
+      const members = Array.from({ length: size }, (_, i) => `s:k${(i * 7 + size) % 3}`);
+      const values = members.map(() => `${n++}${['', 'é', '€'][n % 3]}`);
+      members.forEach((member, i) => {
+        (expected[member] ??= []).push(values[i]!);
+      });
+      writes.push(
+        w.add(
+          members,
+          members.map(() => 0),
+          values,
+        ),
+      );
+    }
+    const sent: Record<string, string[]> = {};
+    for (let round = 0; round < 20; round++) {
+      await vi.advanceTimersByTimeAsync(0);
+      if (rounds.length === round) break;
+      for (const [member, list] of Object.entries(appended(rounds[round]!.calls)))
+        (sent[member] ??= []).push(...list);
+      rounds[round]!.answer(ok(rounds[round]!.calls));
+    }
+    await Promise.all(writes);
+    expect(sent).toEqual(expected);
+  });
+
   it('counts a round without a reply for a second as an outage, without giving up on it', async () => {
     const { runner, rounds } = scriptedRunner();
     const { w, stats } = writer(runner);
