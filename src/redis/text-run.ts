@@ -18,6 +18,8 @@ export class TextRun {
   #ends: Uint32Array;
   #count = 0;
   #size = 0;
+  /** Every item so far is ASCII (as many bytes as characters): read back as latin1, a plain copy. */
+  #ascii = true;
 
   /**
    * @param chars - the characters the run will hold, if known: UTF-8 takes one byte for each ASCII
@@ -43,6 +45,7 @@ export class TextRun {
       if (needed > free) this.#grow(this.#size + needed);
     }
     const written = this.#bytes.write(text, this.#size);
+    if (written !== text.length) this.#ascii = false;
     this.#size += written;
     if (this.#count === this.#ends.length) {
       const ends = new Uint32Array(this.#ends.length * 2);
@@ -55,7 +58,9 @@ export class TextRun {
 
   /** Item `i` (0 ≤ i < length), as a string again. */
   text(i: number): string {
-    return this.#bytes.toString('utf8', i === 0 ? 0 : this.#ends[i - 1], this.#ends[i]);
+    const start = i === 0 ? 0 : this.#ends[i - 1];
+    // UTF-8 decoding checks every byte; for ASCII, latin1 gives the same string by copying them.
+    return this.#bytes.toString(this.#ascii ? 'latin1' : 'utf8', start, this.#ends[i]);
   }
 
   /** The size in bytes of items `from` to `to - 1`. */
