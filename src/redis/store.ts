@@ -14,6 +14,7 @@ import type {
   Staged,
   StoreLeftovers,
 } from '../backend.js';
+import { jsonTextStart } from '../journal/codec.js';
 import { now, SLICE_MS, yieldToEventLoop } from '../timers.js';
 import { createScriptRunner, type ScriptRunner } from './client.js';
 import { RedisDeserializeError, RedisStoreError } from './errors.js';
@@ -34,6 +35,7 @@ import {
 } from './options.js';
 import { ACK, APPEND_FULL, APPEND_OPENED, CLAIM, CONFIG, DUE, EXTEND, PENDING, RELEASE } from './scripts.js';
 import { createRedisStoreStats, type RedisStoreStats } from './stats.js';
+import { EncodedItems } from './text-run.js';
 import { Writer } from './writer.js';
 
 /** Keys whose encoded name and partition the store keeps between writes (see `#members`). */
@@ -150,6 +152,8 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
    * reaches {@link MEMBER_CACHE_SIZE} keys, so that it stays small with keys that are never reused.
    */
   readonly #members = new Map<K, { readonly member: string; readonly partition: number }>();
+  /** With a journal in front and the default `serialize`: the items the journal encoded as JSON. */
+  #encoded: EncodedItems | undefined;
 
   constructor(options: ResolvedRedisStoreOptions<V, K>) {
     this.#options = options;
@@ -245,7 +249,21 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     if (length === 0) return this.#writer.drained();
     const members: string[] = new Array(length);
     const partitions: number[] = new Array(length);
-    const texts: string[] = new Array(length);
+    const texts: Array<string | undefined> = new Array(length);
+    const front = this.#front;
+    let journaled: Promise<void> | undefined;
+    let encoded: EncodedItems | undefined;
+    if (front !== undefined && this.#options.serialize === JSON.stringify) {
+      // The journal encodes values as JSON too (its default codec, for values that are neither strings
+      // nor bytes), at insert: the same text, copied here instead of serializing the value again.
+      encoded = this.#encoded ??= new EncodedItems();
+      encoded.reset(length);
+      const into = encoded;
+      journaled = front.write(staged, (i, bytes, start, end) => {
+        const from = jsonTextStart(bytes, start);
+        if (from >= 0) into.set(i, bytes, from, end);
+      });
+    }
     // Everything is read now: the staging ring reuses its arrays once this returns.
     try {
       const cache = this.#members;
@@ -260,16 +278,15 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
         }
         members[i] = known.member;
         partitions[i] = known.partition;
-        texts[i] = this.#serialize(values[i]!, key);
+        if (encoded === undefined || encoded.starts[i]! < 0) texts[i] = this.#serialize(values[i]!, key);
       }
     } catch (error) {
       return Promise.reject(error);
     }
-    const front = this.#front;
     if (front === undefined) return this.#writer.add(members, partitions, texts);
     const counts = front.count(staged);
-    const journaled = front.write(staged);
-    const inRedis = this.#writer.add(members, partitions, texts).then(() => front.inRedis(counts));
+    journaled ??= front.write(staged);
+    const inRedis = this.#writer.add(members, partitions, texts, encoded).then(() => front.inRedis(counts));
     // Settles once Redis has the items (the buffer's budget counts them until then), and fails if
     // either side fails.
     return Promise.all([journaled, inRedis]).then(() => {});

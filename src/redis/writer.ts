@@ -32,7 +32,7 @@ import { isRetryableRedisError, RedisStoreError } from './errors.js';
 import type { KeyNames } from './keys.js';
 import { APPEND, type APPEND_FULL, type APPEND_OPENED, WRITE_RECORD_TTL_MS } from './scripts.js';
 import type { RedisStoreStats } from './stats.js';
-import { TextRun } from './text-run.js';
+import { type EncodedItems, TextRun } from './text-run.js';
 
 /** Items `from` to `to - 1` of a write's run: one key's items of that write, or the first of them. */
 interface Segment {
@@ -232,10 +232,16 @@ export class Writer {
   }
 
   /**
-   * Queues one write: `values[i]` (serialized) under `members[i]` in partition `partitions[i]`.
+   * Queues one write: `values[i]` (serialized) under `members[i]` in partition `partitions[i]`; an
+   * item whose value is `undefined` is item `i` of `encoded`, already UTF-8. Reads everything now.
    * Resolves once Redis holds them and every earlier write.
    */
-  add(members: readonly string[], partitions: readonly number[], values: readonly string[]): Promise<void> {
+  add(
+    members: readonly string[],
+    partitions: readonly number[],
+    values: ReadonlyArray<string | undefined>,
+    encoded?: EncodedItems,
+  ): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     // Each key's items go into the write's run one after the other, so that a key's items of the write
     // are one segment of it.
@@ -246,7 +252,7 @@ export class Writer {
       const group = groups.get(member);
       if (group === undefined) groups.set(member, { partition: partitions[i]!, indices: [i] });
       else group.indices.push(i);
-      chars += values[i]!.length;
+      chars += values[i]?.length ?? encoded!.ends[i]! - encoded!.starts[i]!;
     }
     const run = new TextRun(chars, members.length);
     const keys = new Map<string, PendingKey>();
@@ -254,7 +260,14 @@ export class Writer {
     for (const [member, { partition, indices }] of groups) {
       const from = run.length;
       let size = 0;
-      for (let j = 0; j < indices.length; j++) size += run.push(values[indices[j]!]!);
+      for (let j = 0; j < indices.length; j++) {
+        const i = indices[j]!;
+        const value = values[i];
+        size +=
+          value !== undefined
+            ? run.push(value)
+            : run.pushBytes(encoded!.bytes, encoded!.starts[i]!, encoded!.ends[i]!);
+      }
       const segment: Segment = { run, from, to: run.length, next: undefined };
       keys.set(member, { partition, first: segment, last: segment, count: indices.length, bytes: size });
       bytes += size;

@@ -20,6 +20,20 @@ describe('TextRun', () => {
     expect(run.bytes(3, 3)).toBe(0);
   });
 
+  it('takes items as UTF-8 bytes too, read back whether they are ASCII or not', () => {
+    for (const texts of [
+      ['ascii', '{"n":1}', 'more'],
+      ['ascii', 'é€ 𝄞', 'more'],
+    ]) {
+      const run = new TextRun(4, 1);
+      const source = Buffer.from(`xx${texts[1]}yy`);
+      run.push(texts[0]!);
+      expect(run.pushBytes(source, 2, source.length - 2)).toBe(Buffer.byteLength(texts[1]!));
+      run.push(texts[2]!);
+      expect([0, 1, 2].map((i) => run.text(i))).toEqual(texts);
+    }
+  });
+
   it('round-trips any well-formed strings', () => {
     fc.assert(
       fc.property(

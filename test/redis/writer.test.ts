@@ -197,7 +197,8 @@ describe('Writer', () => {
       const members = Array.from({ length: size }, (_, i) => `s:k${(i * 7 + size) % 3}`);
       const values = members.map(() => `${n++}${['', 'é', '€'][n % 3]}`);
       members.forEach((member, i) => {
-        (expected[member] ??= []).push(values[i]!);
+        expected[member] = expected[member] ?? [];
+        expected[member].push(values[i]!);
       });
       writes.push(
         w.add(
@@ -211,8 +212,10 @@ describe('Writer', () => {
     for (let round = 0; round < 20; round++) {
       await vi.advanceTimersByTimeAsync(0);
       if (rounds.length === round) break;
-      for (const [member, list] of Object.entries(appended(rounds[round]!.calls)))
-        (sent[member] ??= []).push(...list);
+      for (const [member, list] of Object.entries(appended(rounds[round]!.calls))) {
+        sent[member] = sent[member] ?? [];
+        sent[member].push(...list);
+      }
       rounds[round]!.answer(ok(rounds[round]!.calls));
     }
     await Promise.all(writes);
