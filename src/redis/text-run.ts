@@ -124,14 +124,14 @@ export class EncodedItems {
   }
 
   /** Item `i` is `source[start, end)` (UTF-8). */
-  set(i: number, source: Uint8Array, start: number, end: number): void {
+  set(i: number, source: Buffer, start: number, end: number): void {
     const size = end - start;
     if (this.#size + size > this.#bytes.length) {
       const bytes = Buffer.allocUnsafe(Math.max(this.#size + size, this.#bytes.length * 2));
       this.#bytes.copy(bytes, 0, 0, this.#size);
       this.#bytes = bytes;
     }
-    this.#bytes.set(source.subarray(start, end), this.#size);
+    source.copy(this.#bytes, this.#size, start, end);
     this.starts[i] = this.#size;
     this.#size += size;
     this.ends[i] = this.#size;
