@@ -41,6 +41,13 @@ export interface Staged<K, V> {
   readonly firstSeq: number;
 }
 
+/**
+ * Called by {@link LocalBackend.write}, during the call, for staged item `index`: its value field is
+ * `bytes[start, end)` (the journal's field: a tag byte, then the encoded value). Valid only during the
+ * call: copy what you keep.
+ */
+export type ValueFields = (index: number, bytes: Buffer, start: number, end: number) => void;
+
 /** What a buffer tells its backend when it opens it. */
 export interface BackendContext {
   /** The buffer's `maxSize` (items at which a batch is full; `Infinity` for none). */
@@ -129,6 +136,12 @@ export interface RecoveredBatch<K, V> {
  */
 export interface LocalBackend<K, V> extends Backend<K, V> {
   readonly kind: 'local';
+  /**
+   * Writes one stretch of inserts, as {@link Backend.write}; with `fields`, also tells where each staged
+   * item's encoded value lies (see {@link ValueFields}), for a store in front of which the backend sits
+   * that can reuse the encoding instead of serializing the item again.
+   */
+  write(staged: Staged<K, V>, fields?: ValueFields): Promise<void>;
   /**
    * What an earlier run left unsettled, per key in the original order: a key's taken batches first
    * (in take order, with their ids), then its items that were still open. Synchronous, called once

@@ -13,6 +13,7 @@ export type {
   SharedBackend,
   Staged,
   StoreLeftovers,
+  ValueFields,
 } from './backend.js';
 export { type CloseOnSignalsOptions, closeOnSignals } from './close-on-signals.js';
 export { createDataBuffer, type DataBufferOptionsWithFlush } from './create-data-buffer.js';

@@ -28,6 +28,14 @@ export const Tag = Object.freeze({
   UNDEFINED: 11,
 });
 
+/**
+ * Where the JSON text of a value field lies, when the default codec wrote the value as JSON
+ * (`[tag JSON][u32 byteLength][utf-8 JSON]`): `bytes[start + 5, end)`. `-1` for any other field.
+ */
+export function jsonTextStart(bytes: Uint8Array, start: number): number {
+  return bytes[start] === Tag.JSON ? start + 5 : -1;
+}
+
 /** What a custom serializer returns, and its deserializer gets back. */
 export type Serialized = string | Uint8Array;
 

@@ -5,7 +5,7 @@
  * @module
  */
 import path from 'node:path';
-import type { BackendContext, LocalBackend, RecoveredBatch, Staged } from '../backend.js';
+import type { BackendContext, LocalBackend, RecoveredBatch, Staged, ValueFields } from '../backend.js';
 import { AdmittedEntries } from './admitted.js';
 import { type Codec, encodeKey, keyCodec, valueCodec } from './codec.js';
 import { CommitBuilder } from './commit.js';
@@ -265,7 +265,7 @@ class JournalBackend<K, V> implements Journal<K, V> {
     }
   }
 
-  write(staged: Staged<K, V>): Promise<void> {
+  write(staged: Staged<K, V>, fields?: ValueFields): Promise<void> {
     const writer = this.#usable();
     if (writer instanceof Error) return Promise.reject(writer);
     const builder = this.#builder!;
@@ -275,7 +275,7 @@ class JournalBackend<K, V> implements Journal<K, V> {
     const out = builder.begin(RecordType.PUTS, firstSeq);
     const segment = builder.segment;
     try {
-      this.#encodePuts(out, staged, firstSeq);
+      this.#encodePuts(out, staged, firstSeq, fields);
     } catch (error) {
       builder.abandon();
       return Promise.reject(writer.fail(error, 'encode an item (call `admit` on insert to refuse it there)'));
@@ -293,9 +293,10 @@ class JournalBackend<K, V> implements Journal<K, V> {
    * Appends the staged items' entries to `out` and their sequence numbers to their keys' lines.
    * Admitted entries that lie back to back are copied together (a run); an entry is copied on its own,
    * with its line's key field, when its key field may not be the line's (encoded afresh while another
-   * line came to be), and an item that was never admitted is encoded here.
+   * line came to be), and an item that was never admitted is encoded here. `fields` hears where each
+   * item's value field lies.
    */
-  #encodePuts(out: Output, staged: Staged<K, V>, firstSeq: number): void {
+  #encodePuts(out: Output, staged: Staged<K, V>, firstSeq: number, fields: ValueFields | undefined): void {
     const admitted = this.#admitted;
     const source = admitted.out.buffer;
     const lines = this.#lines;
@@ -313,10 +314,13 @@ class JournalBackend<K, V> implements Journal<K, V> {
         runStart = runEnd = 0;
         line ??= lines.add(key, encodeKey(this.#keys, key));
         out.bytes(line.keyField);
+        const valueStart = out.pos;
         this.#values.encode(out, values[i] as V);
+        fields?.(i, out.buffer, valueStart, out.pos);
       } else {
         const start = admitted.start(index);
         const end = admitted.end(index);
+        fields?.(i, source, admitted.valueStart(index), end);
         if (line === undefined) {
           line = lines.add(key, Buffer.from(source.subarray(start, admitted.valueStart(index))));
         } else if (line !== copied) {

@@ -18,7 +18,15 @@
  * ```
  * @module data-buffer/redis
  */
-export type { Backend, BackendContext, Claim, LocalBackend, Staged, StoreLeftovers } from '../backend.js';
+export type {
+  Backend,
+  BackendContext,
+  Claim,
+  LocalBackend,
+  Staged,
+  StoreLeftovers,
+  ValueFields,
+} from '../backend.js';
 export type { RedisOutageMessage, RedisRecoveredMessage } from './diagnostics.js';
 export { redisChannelNames } from './diagnostics.js';
 export {

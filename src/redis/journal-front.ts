@@ -16,7 +16,7 @@
  * start (at least once: a duplicate, never a loss).
  * @module
  */
-import type { BackendContext, LocalBackend, RecoveredBatch, Staged } from '../backend.js';
+import type { BackendContext, LocalBackend, RecoveredBatch, Staged, ValueFields } from '../backend.js';
 import { describe } from './keys.js';
 
 const LOCAL_METHODS = ['open', 'write', 'durable', 'close', 'recover', 'dropped', 'settled'] as const;
@@ -61,9 +61,12 @@ export class JournalFront<K, V> {
     this.#journal.admit?.(key, value);
   }
 
-  /** Journals one turn's inserts (reads `staged` now); settles once written at the journal's level. */
-  write(staged: Staged<K, V>): Promise<void> {
-    return this.#journal.write(staged);
+  /**
+   * Journals one turn's inserts (reads `staged` now); settles once written at the journal's level.
+   * `fields` hears where each item's encoded value lies, during the call.
+   */
+  write(staged: Staged<K, V>, fields?: ValueFields): Promise<void> {
+    return this.#journal.write(staged, fields);
   }
 
   /** Counts, per key in first-seen order, the items of `staged`: what the journal lets go of later. */

@@ -13,6 +13,7 @@
  * | `{ns:p}:lease` | sorted set | members with a claimed batch; score: when the lease expires (ms, Redis clock) |
  * | `{ns:p}:meta` | hash | per claimed member: `fence attempt lost released batchId` |
  * | `{ns:p}:fence` | string | the partition's fence counter (INCR on every claim) |
+ * | `{ns:p}:w:<writer>` | string | a writer's last append call there, `number replies` (expires after a day) |
  *
  * Changing anything here changes where data is: bump {@link LAYOUT_VERSION}.
  * @module
@@ -107,6 +108,11 @@ export class KeyNames {
   /** The partition's claim records. */
   meta(p: number): string {
     return `${this.#tags[p]}:meta`;
+  }
+
+  /** A writer's record of its last append call in the partition's hash tag (see `APPEND`). */
+  writes(p: number, writer: string): string {
+    return `${this.#tags[p]}:w:${writer}`;
   }
 
   /** The partition's fence counter. */

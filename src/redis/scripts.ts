@@ -41,6 +41,13 @@ local function write_claim(meta, member, c)
   redis.call('HSET', meta, member, c.fence .. ' ' .. c.attempt .. ' ' .. c.lost .. ' ' .. c.released .. ' ' .. c.batch)
 end`;
 
+/**
+ * How long Redis keeps a writer's record of its last append call (see {@link APPEND}), in ms: a call
+ * whose reply was lost and that could not be sent again for this long (Redis unreachable all along)
+ * may append its items a second time. Every call sets it again.
+ */
+export const WRITE_RECORD_TTL_MS = 24 * 60 * 60 * 1000;
+
 /** Reply bits of {@link APPEND}. */
 export const APPEND_OPENED = 1;
 /** Reply bit of {@link APPEND}: the key's unclaimed items reached `maxSize` with this append. */
@@ -53,19 +60,41 @@ export const APPEND_FULL = 2;
  * socket buffer is full (16 KB), so a round of a hundred keys in a hundred calls took a hundred turns
  * of a busy loop, and its items piled up in the process meanwhile; a call also costs the client a
  * promise and a timeout, and the server a script run.
- * KEYS: per key, its items list then its partition's due set. ARGV: interval (ms), maxSize (0: none),
- * then per key, in KEYS order: member, count, and its `count` values.
- * Reply: per key, {@link APPEND_OPENED} when its items opened a batch (the list was empty: it falls due
- * `interval` ms from now), plus {@link APPEND_FULL} when its list reached `maxSize` (due now).
+ *
+ * Idempotent per call: a call whose reply was lost (a client-side command timeout, a dropped
+ * connection) may have run, and the writer sends it again, unchanged, under the same number. Each
+ * writer numbers its calls (1, 2, 3, …) and the call records its number, with its reply, in the
+ * writer's record key of the hash tag (kept {@link WRITE_RECORD_TTL_MS}); a call whose number is not
+ * above the recorded one ran already and appends nothing. A writer has one call per hash tag out at a
+ * time, and sends a failed one again before any newer one: numbers reach a record in order.
+ * KEYS: the writer's record key, then per key its items list and its partition's due set.
+ * ARGV: interval (ms), maxSize (0: none), the call's number, the record's time to live (ms), then per
+ * key, in KEYS order: member, count, and its `count` values.
+ * Reply: `{repeated, ...}`: `repeated` is 1 when the call had run already (the rest is then the reply
+ * it gave then), else 0; then per key {@link APPEND_OPENED} when its items opened a batch (the list was
+ * empty: it falls due `interval` ms from now), plus {@link APPEND_FULL} when its list reached
+ * `maxSize` (due now).
  */
 export const APPEND = script(
   'append',
   `
+local record, number = KEYS[1], tonumber(ARGV[3])
+local done = redis.call('GET', record)
+if done then
+  local last, replied = string.match(done, '^(%d+) (.*)$')
+  if tonumber(last) >= number then
+    local replies = { 1 }
+    if tonumber(last) == number then
+      for reply in string.gmatch(replied, '%d+') do replies[#replies + 1] = tonumber(reply) end
+    end
+    return replies
+  end
+end
 local interval, max_size = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = now_ms()
-local replies = {}
-local at = 3
-for k = 1, #KEYS, 2 do
+local replies = { 0 }
+local at = 5
+for k = 2, #KEYS, 2 do
   local items, due = KEYS[k], KEYS[k + 1]
   local member, count = ARGV[at], tonumber(ARGV[at + 1])
   local first, last = at + 2, at + 1 + count
@@ -88,6 +117,7 @@ for k = 1, #KEYS, 2 do
   replies[#replies + 1] = reply
   at = last + 1
 end
+redis.call('SET', record, ARGV[3] .. ' ' .. table.concat(replies, ',', 2), 'PX', ARGV[4])
 return replies`,
 );
 

@@ -29,6 +29,11 @@ export interface RedisStoreStats {
   outages: number;
   /** Writes sent again after a failure. */
   writeRetries: number;
+  /**
+   * Append calls sent again after a failure that Redis had run already (their reply was lost to a
+   * command timeout or a dropped connection): recognised by their number, they appended nothing twice.
+   */
+  repeatedWrites: number;
   /** Gauge: items held in this process that Redis has not confirmed yet. */
   pendingItems: number;
   /** Items the journal in front (the `journal` option) handed back at open, written to Redis first. */
@@ -50,6 +55,7 @@ export function createRedisStoreStats(): RedisStoreStats {
     releases: 0,
     outages: 0,
     writeRetries: 0,
+    repeatedWrites: 0,
     pendingItems: 0,
     recoveredItems: 0,
   };

@@ -9,10 +9,14 @@
  *   across a reconnect: no later write can overtake one that failed and is sent again.
  * - **Connection loss is not a failure.** The appends that failed stay in this process, before any
  *   newer items of their keys, and are sent again with a growing wait (50 ms doubling to 2 s, with
- *   jitter), while `stats().pendingItems` and the `data-buffer:redis:outage` channel say so. An
- *   append whose reply was lost with the connection may have run: sent again, its items are in Redis
- *   twice (at least once, never lost while this process lives). A process that dies during an outage
- *   loses what it held, unless the journal is in front (the `journal` option, `journal-front.ts`).
+ *   jitter), while `stats().pendingItems` and the `data-buffer:redis:outage` channel say so. A process
+ *   that dies during an outage loses what it held, unless the journal is in front (the `journal`
+ *   option, `journal-front.ts`).
+ * - **A lost reply does not append twice.** A call that failed may have run (its reply lost to a
+ *   command timeout or a dropped connection): it is sent again alone and unchanged, under its number,
+ *   and the script recognises a number it recorded already (`APPEND` in `scripts.ts`).
+ * - **Waiting items are bytes** ({@link TextRun}), outside the JavaScript heap: strings only while a
+ *   turn serializes them and while a round is sent.
  * - **A reply that retrying cannot fix** (a key of the wrong type, a script error) stops the writer:
  *   this write and every later one reject with a `RedisStoreError` (the buffer fails stop).
  * - **Outages are visible:** a failed round, or one without a reply for {@link STALLED_WRITE_MS}
@@ -20,18 +24,33 @@
  *   and publishes on `data-buffer:redis:outage`; the next round that succeeds publishes `recovered`.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { startTimer, type Timer } from '../timers.js';
 import type { CallResult, ScriptCall, ScriptRunner } from './client.js';
 import { redisChannels } from './diagnostics.js';
 import { isRetryableRedisError, RedisStoreError } from './errors.js';
 import type { KeyNames } from './keys.js';
-import { APPEND, type APPEND_FULL, type APPEND_OPENED } from './scripts.js';
+import { APPEND, type APPEND_FULL, type APPEND_OPENED, WRITE_RECORD_TTL_MS } from './scripts.js';
 import type { RedisStoreStats } from './stats.js';
+import { type EncodedItems, TextRun } from './text-run.js';
 
-/** One key's items waiting to be written. */
+/** Items `from` to `to - 1` of a write's run: one key's items of that write, or the first of them. */
+interface Segment {
+  readonly run: TextRun;
+  from: number;
+  readonly to: number;
+  /** The key's next items, of a later write, once writes are merged into a round. */
+  next: Segment | undefined;
+}
+
+/** One key's items waiting to be written: a chain of segments, oldest first. */
 interface PendingKey {
   readonly partition: number;
-  values: string[];
+  first: Segment;
+  last: Segment;
+  /** Its items, and their size in bytes. */
+  count: number;
+  bytes: number;
 }
 
 /** One accepted write (or what failed of a round, sent again), its items grouped per key. */
@@ -39,9 +58,24 @@ interface PendingWrite {
   /** The last write it carries whole: once it is in Redis, so are all writes up to this one. */
   readonly seq: number;
   readonly keys: Map<string, PendingKey>;
-  /** Its items, and their serialized characters. */
+  /** Its items, and their size in bytes (UTF-8). */
   count: number;
-  chars: number;
+  bytes: number;
+  /**
+   * Set when its calls were sent and failed: the number of each call, by call group (partition on a
+   * Cluster, 0 on a single server). It is sent again alone, unchanged, under the same numbers, so that
+   * a call that did run is recognised (see `APPEND` in `scripts.ts`).
+   */
+  readonly sent?: ReadonlyMap<number, number>;
+}
+
+/** One append call of a round. */
+interface AppendCall extends ScriptCall {
+  /** The members it carries, in order. */
+  readonly members: string[];
+  /** Its call group (its partition on a Cluster, 0 on a single server), and its number. */
+  readonly group: number;
+  readonly number: number;
 }
 
 /** What the writer needs from its store, handed over when it is built. */
@@ -78,55 +112,99 @@ function describeMembers(members: readonly string[]): string {
   return `${members.length === 1 ? 'the key' : 'the keys'} ${named}${more}`;
 }
 /**
- * A round carries at most this many items, and at most {@link ROUND_CHARS} characters of serialized
- * items (one item at least). It bounds the synchronous work of one round on the event loop: building
+ * A round carries at most this many items, and at most {@link ROUND_BYTES} bytes of serialized items
+ * (one item at least). It bounds the synchronous work of one round on the event loop: building
  * it and, above all, the client encoding it, which node-redis does for one command at once (10,000
  * items of 70 bytes took it 4 to 20 ms, 4,000 about 1.5 ms). A write larger than that is sent in
  * several rounds, one after the other, in order.
  */
 export const ROUND_ITEMS = 4000;
-/** See {@link ROUND_ITEMS}: 256 K characters, 4,000 items of 64 bytes. */
-export const ROUND_CHARS = 256 * 1024;
+/** See {@link ROUND_ITEMS}: 256 KiB (UTF-8), 4,000 items of 64 bytes. */
+export const ROUND_BYTES = 256 * 1024;
+
+/**
+ * Splits the first `n` items (0 < n < entry.count) off `entry`, which keeps the rest.
+ * @returns the first `n` items, as a key of their own.
+ */
+function splitKey(entry: PendingKey, n: number): PendingKey {
+  let first: Segment | undefined;
+  let last: Segment | undefined;
+  let bytes = 0;
+  let left = n;
+  while (left > 0) {
+    const segment = entry.first;
+    const size = segment.to - segment.from;
+    let taken: Segment;
+    if (size <= left) {
+      // Whole: the segment moves over (never the last one, since some items stay).
+      entry.first = segment.next!;
+      segment.next = undefined;
+      taken = segment;
+    } else {
+      taken = { run: segment.run, from: segment.from, to: segment.from + left, next: undefined };
+      segment.from = taken.to;
+    }
+    bytes += taken.run.bytes(taken.from, taken.to);
+    left -= taken.to - taken.from;
+    if (last === undefined) first = taken;
+    else last.next = taken;
+    last = taken;
+  }
+  entry.count -= n;
+  entry.bytes -= bytes;
+  return { partition: entry.partition, first: first!, last: last!, count: n, bytes };
+}
 
 /**
  * A round of the first items of `write`, which is larger than a round, up to {@link ROUND_ITEMS} items
- * and {@link ROUND_CHARS} characters (one item at least); `write` keeps the rest. The round completes
- * the writes before `write` only.
+ * and {@link ROUND_BYTES} bytes (one item at least); `write` keeps the rest. The round completes the
+ * writes before `write` only.
  */
 function takePart(write: PendingWrite): PendingWrite {
   const keys = new Map<string, PendingKey>();
   let count = 0;
-  let chars = 0;
+  let bytes = 0;
   for (const [member, entry] of write.keys) {
-    const values = entry.values;
     let n = 0;
-    while (
-      n < values.length &&
-      count < ROUND_ITEMS &&
-      (count === 0 || chars + values[n]!.length <= ROUND_CHARS)
+    let taken = 0;
+    let full = false;
+    for (
+      let segment: Segment | undefined = entry.first;
+      segment !== undefined && !full;
+      segment = segment.next
     ) {
-      chars += values[n]!.length;
-      count++;
-      n++;
+      for (let i = segment.from; i < segment.to; i++) {
+        const size = segment.run.bytes(i, i + 1);
+        if (count + n >= ROUND_ITEMS || (count + n > 0 && bytes + taken + size > ROUND_BYTES)) {
+          full = true;
+          break;
+        }
+        taken += size;
+        n++;
+      }
     }
     if (n === 0) break;
-    if (n === values.length) {
+    count += n;
+    bytes += taken;
+    if (n === entry.count) {
       keys.set(member, entry);
       write.keys.delete(member);
       continue;
     }
-    keys.set(member, { partition: entry.partition, values: values.slice(0, n) });
-    entry.values = values.slice(n);
+    keys.set(member, splitKey(entry, n));
     break;
   }
   write.count -= count;
-  write.chars -= chars;
-  return { seq: write.seq - 1, keys, count, chars };
+  write.bytes -= bytes;
+  return { seq: write.seq - 1, keys, count, bytes };
 }
 
 /** Orders, batches and retries appends; see the module comment. */
 export class Writer {
   readonly #context: WriterContext;
+  /** This writer's name in its records in Redis, and the number of its last append call. */
+  readonly #id = randomBytes(9).toString('base64url');
+  #callNumber = 0;
   #interval = '0';
   #maxSize = '0';
   /** Writes waiting for a round, oldest first. */
@@ -154,23 +232,49 @@ export class Writer {
   }
 
   /**
-   * Queues one write: `values[i]` (serialized) under `members[i]` in partition `partitions[i]`.
+   * Queues one write: `values[i]` (serialized) under `members[i]` in partition `partitions[i]`; an
+   * item whose value is `undefined` is item `i` of `encoded`, already UTF-8. Reads everything now.
    * Resolves once Redis holds them and every earlier write.
    */
-  add(members: readonly string[], partitions: readonly number[], values: readonly string[]): Promise<void> {
+  add(
+    members: readonly string[],
+    partitions: readonly number[],
+    values: ReadonlyArray<string | undefined>,
+    encoded?: EncodedItems,
+  ): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
-    const keys = new Map<string, PendingKey>();
+    // Each key's items go into the write's run one after the other, so that a key's items of the write
+    // are one segment of it.
+    const groups = new Map<string, { readonly partition: number; readonly indices: number[] }>();
+    let chars = 0;
     for (let i = 0; i < members.length; i++) {
       const member = members[i]!;
-      const entry = keys.get(member);
-      if (entry === undefined) keys.set(member, { partition: partitions[i]!, values: [values[i]!] });
-      else entry.values.push(values[i]!);
+      const group = groups.get(member);
+      if (group === undefined) groups.set(member, { partition: partitions[i]!, indices: [i] });
+      else group.indices.push(i);
+      chars += values[i]?.length ?? encoded!.ends[i]! - encoded!.starts[i]!;
+    }
+    const run = new TextRun(chars, members.length);
+    const keys = new Map<string, PendingKey>();
+    let bytes = 0;
+    for (const [member, { partition, indices }] of groups) {
+      const from = run.length;
+      let size = 0;
+      for (let j = 0; j < indices.length; j++) {
+        const i = indices[j]!;
+        const value = values[i];
+        size +=
+          value !== undefined
+            ? run.push(value)
+            : run.pushBytes(encoded!.bytes, encoded!.starts[i]!, encoded!.ends[i]!);
+      }
+      const segment: Segment = { run, from, to: run.length, next: undefined };
+      keys.set(member, { partition, first: segment, last: segment, count: indices.length, bytes: size });
+      bytes += size;
     }
     this.#context.stats.pendingItems += members.length;
     const seq = ++this.#accepted;
-    let chars = 0;
-    for (let i = 0; i < values.length; i++) chars += values[i]!.length;
-    this.#queue.push({ seq, keys, count: members.length, chars });
+    this.#queue.push({ seq, keys, count: members.length, bytes });
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ seq, resolve, reject }));
     if (!this.#busy) void this.#round();
     return done;
@@ -203,14 +307,15 @@ export class Writer {
 
   /**
    * Merges the oldest waiting writes into one round, up to {@link ROUND_ITEMS} items and
-   * {@link ROUND_CHARS} characters. When the oldest alone is larger, the round takes its first items
+   * {@link ROUND_BYTES} bytes. When the oldest alone is larger, the round takes its first items
    * (in key order, a key's oldest first) and leaves the rest first in line: the round then completes
    * only the writes before it.
    */
   #takeRound(): PendingWrite {
     const queue = this.#queue;
     const head = queue[0]!;
-    if (head.count > ROUND_ITEMS || head.chars > ROUND_CHARS) {
+    if (head.sent !== undefined) return queue.shift()!; // sent before: again as it was
+    if (head.count > ROUND_ITEMS || head.bytes > ROUND_BYTES) {
       const part = takePart(head);
       if (head.count > 0) return part;
       queue.shift(); // a single item larger than a round: taken whole
@@ -218,25 +323,31 @@ export class Writer {
     }
     let taken = 1;
     let count = head.count;
-    let chars = head.chars;
+    let bytes = head.bytes;
     while (taken < queue.length) {
       const next = queue[taken]!;
-      if (count + next.count > ROUND_ITEMS || chars + next.chars > ROUND_CHARS) break;
+      if (count + next.count > ROUND_ITEMS || bytes + next.bytes > ROUND_BYTES) break;
       count += next.count;
-      chars += next.chars;
+      bytes += next.bytes;
       taken++;
     }
     if (taken === 1) return queue.shift()!;
     const seq = queue[taken - 1]!.seq;
     const keys = new Map<string, PendingKey>();
+    // The merged writes are gone from the queue: their keys' chains are linked up in place.
     for (const write of queue.splice(0, taken)) {
       for (const [member, entry] of write.keys) {
         const merged = keys.get(member);
-        if (merged === undefined) keys.set(member, { partition: entry.partition, values: entry.values });
-        else for (let i = 0; i < entry.values.length; i++) merged.values.push(entry.values[i]!);
+        if (merged === undefined) keys.set(member, entry);
+        else {
+          merged.last.next = entry.first;
+          merged.last = entry.last;
+          merged.count += entry.count;
+          merged.bytes += entry.bytes;
+        }
       }
     }
-    return { seq, keys, count, chars };
+    return { seq, keys, count, bytes };
   }
 
   async #round(): Promise<void> {
@@ -251,7 +362,7 @@ export class Writer {
       this.#afterFailure(round, error);
       return;
     }
-    const calls = this.#calls(batch);
+    const calls = this.#calls(batch, round.sent);
     stats.roundTrips++;
     let results: CallResult[];
     const stalled = startTimer(
@@ -261,27 +372,30 @@ export class Writer {
     try {
       results = await runner.runAll(calls);
     } catch (error) {
-      this.#afterFailure(round, error);
+      const sent = new Map(calls.map((call) => [call.group, call.number]));
+      this.#afterFailure({ ...round, sent }, error);
       return;
     } finally {
       stalled.cancel();
     }
     let failed: Map<string, PendingKey> | undefined;
+    let failedCalls: Map<number, number> | undefined;
     let failedCount = 0;
-    let failedChars = 0;
+    let failedBytes = 0;
     let firstError: unknown;
     for (let i = 0; i < results.length; i++) {
       const result = results[i]!;
       const members = calls[i]!.members;
       if (result.ok) {
         const replies = result.value as unknown[];
+        if (Number(replies[0]) === 1) stats.repeatedWrites++;
         for (let j = 0; j < members.length; j++) {
           const member = members[j]!;
-          const count = batch.get(member)!.values.length;
+          const count = batch.get(member)!.count;
           stats.appends++;
           stats.itemsWritten += count;
           stats.pendingItems -= count;
-          const reply = Number(replies[j]);
+          const reply = Number(replies[j + 1] ?? 0);
           if (reply !== 0) this.#context.appended(member, reply);
         }
         continue;
@@ -297,16 +411,21 @@ export class Writer {
         return;
       }
       failed ??= new Map();
+      failedCalls ??= new Map();
+      failedCalls.set(calls[i]!.group, calls[i]!.number);
       for (const member of members) {
         const entry = batch.get(member)!;
         failed.set(member, entry);
-        failedCount += entry.values.length;
-        for (const value of entry.values) failedChars += value.length;
+        failedCount += entry.count;
+        failedBytes += entry.bytes;
       }
       firstError ??= result.error;
     }
     if (failed !== undefined) {
-      this.#afterFailure({ seq, keys: failed, count: failedCount, chars: failedChars }, firstError);
+      this.#afterFailure(
+        { seq, keys: failed, count: failedCount, bytes: failedBytes, sent: failedCalls! },
+        firstError,
+      );
       return;
     }
     this.#succeeded(seq);
@@ -314,9 +433,10 @@ export class Writer {
 
   /**
    * The round's append calls: one for every key on a single server; on a Cluster, one per partition
-   * (a partition's keys share one hash tag, so that its call stays in one slot).
+   * (a partition's keys share one hash tag, so that its call stays in one slot). Each call takes the
+   * next number, or the number it was sent under before (`sent`).
    */
-  #calls(batch: Map<string, PendingKey>): Array<ScriptCall & { readonly members: string[] }> {
+  #calls(batch: Map<string, PendingKey>, sent: ReadonlyMap<number, number> | undefined): AppendCall[] {
     const { names, runner } = this.#context;
     const groups = new Map<number, string[]>();
     for (const [member, { partition }] of batch) {
@@ -325,17 +445,20 @@ export class Writer {
       if (members === undefined) groups.set(group, [member]);
       else members.push(member);
     }
-    const calls: Array<ScriptCall & { readonly members: string[] }> = [];
-    for (const members of groups.values()) {
-      const keys: string[] = [];
-      const args = [this.#interval, this.#maxSize];
+    const calls: AppendCall[] = [];
+    for (const [group, members] of groups) {
+      const number = sent?.get(group) ?? ++this.#callNumber;
+      const keys: string[] = [names.writes(group, this.#id)];
+      const args = [this.#interval, this.#maxSize, String(number), String(WRITE_RECORD_TTL_MS)];
       for (const member of members) {
-        const { partition, values } = batch.get(member)!;
+        const { partition, first, count } = batch.get(member)!;
         keys.push(names.items(partition, member), names.due(partition));
-        args.push(member, String(values.length));
-        for (let i = 0; i < values.length; i++) args.push(values[i]!);
+        args.push(member, String(count));
+        for (let segment: Segment | undefined = first; segment !== undefined; segment = segment.next) {
+          for (let i = segment.from; i < segment.to; i++) args.push(segment.run.text(i));
+        }
       }
-      calls.push({ script: APPEND, keys, args, members });
+      calls.push({ script: APPEND, keys, args, members, group, number });
     }
     return calls;
   }

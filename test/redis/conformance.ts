@@ -11,6 +11,7 @@ import {
   type RedisStoreOptions,
   redisStore,
 } from '../../src/redis/index.js';
+import { APPEND } from '../../src/redis/scripts.js';
 import { type ClientFactory, sleep, type TestClient, uniqueNamespace } from './server.js';
 
 /** The limits a store is opened with (what a buffer's `open` hands over). */
@@ -27,6 +28,71 @@ type Options = Omit<
 /** Writes `items` under `key` in one staged stretch, and waits until Redis holds them. */
 export async function writeItems<V>(store: SharedBackend<string, V>, key: string, items: V[]): Promise<void> {
   await store.write({ length: items.length, keys: items.map(() => key), values: items, firstSeq: 0 });
+}
+
+/**
+ * `client` (node-redis or ioredis, single server or Cluster), except that the replies of the first
+ * `drops` append calls that ran are lost: the call reaches Redis and runs, then the client reports a
+ * timeout, as a command timeout does when the reply comes too late.
+ */
+function losingAppendReplies(client: unknown, drops: number): { client: unknown; lost: () => number } {
+  let lost = 0;
+  const isAppend = (args: readonly unknown[]) => args.includes(APPEND.sha) || args.includes(APPEND.source);
+  const timeout = () => Object.assign(new Error('Command timed out'), { name: 'TimeoutError' });
+  const bound = (target: object, property: string | symbol) => {
+    const value = Reflect.get(target, property, target);
+    return typeof value === 'function' ? value.bind(target) : value;
+  };
+  const lossy = new Proxy(client as object, {
+    get(target, property) {
+      const value = bound(target, property);
+      if (property === 'sendCommand') {
+        // node-redis: `sendCommand(args)`, or on a Cluster `sendCommand(firstKey, isReadonly, args)`.
+        return async (...params: unknown[]) => {
+          const reply = await value(...params);
+          const args = params.find(Array.isArray) as unknown[] | undefined;
+          if (args !== undefined && isAppend(args) && lost < drops) {
+            lost++;
+            throw timeout();
+          }
+          return reply;
+        };
+      }
+      if (property === 'pipeline') {
+        // ioredis: the store sends its appends as pipelines.
+        return () => {
+          const pipeline = value() as Record<string, (...args: unknown[]) => unknown>;
+          let append = false;
+          const wrapped: object = new Proxy(pipeline, {
+            get(inner, name) {
+              const method = bound(inner, name);
+              if (name === 'evalsha' || name === 'eval') {
+                return (...args: unknown[]) => {
+                  if (isAppend(args)) append = true;
+                  method(...args);
+                  return wrapped;
+                };
+              }
+              if (name === 'exec') {
+                return async () => {
+                  const replies = (await method()) as Array<[Error | null, unknown]> | null;
+                  if (append && lost < drops && replies?.every(([error]) => !error)) {
+                    lost++;
+                    throw timeout();
+                  }
+                  return replies;
+                };
+              }
+              return method;
+            },
+          });
+          return wrapped;
+        };
+      }
+      return value;
+    },
+  });
+  return { client: lossy, lost: () => lost };
 }
 
 /** Registers the conformance tests for shared stores built on clients from `factory`. */
@@ -89,9 +155,9 @@ export function describeSharedStoreConformance(factory: ClientFactory): void {
       expect(b.items).toEqual([{ n: 2 }]);
       expect(b.batchId).not.toBe(claim.batchId);
       expect(await s.ack(b)).toBe(true);
-      // What stays: the namespace's layout and the fence counters.
+      // What stays: the namespace's layout, the fence counters and the writer's record (it expires).
       const left = await connection.keys(namespace);
-      expect(left.every((key) => key.endsWith(':config') || key.endsWith(':fence'))).toBe(true);
+      expect(left.every((key) => /^\{[^}]+\}:(config|fence|w:[\w-]{12})$/.test(key))).toBe(true);
       expect(s.stats()).toMatchObject({ itemsWritten: 4, claims: 2, acks: 2, lateAcks: 0 });
     });
 
@@ -302,6 +368,29 @@ export function describeSharedStoreConformance(factory: ClientFactory): void {
       expect(s.stats()).toMatchObject({ itemsWritten: 300, appends: 30, pendingItems: 0 });
       // One for the write, one for the namespace's layout check.
       expect(s.stats().roundTrips).toBe(2);
+    });
+
+    it('stores once the items of an append whose reply was lost after Redis ran it (a command timeout), sent again', async () => {
+      fresh('lost-reply');
+      const lossy = losingAppendReplies(connection.client, 2);
+      const s = store({}, {}, lossy.client);
+      // Runs, its reply is lost; sent again, it had run (that reply is lost too); sent a third time,
+      // Redis says it had run.
+      await writeItems(s, 'a', [1, 2, 3]);
+      expect(lossy.lost()).toBe(2);
+      expect(s.stats()).toMatchObject({
+        writeRetries: 2,
+        repeatedWrites: 1,
+        itemsWritten: 3,
+        pendingItems: 0,
+      });
+      // The next calls are new: they append.
+      await writeItems(s, 'a', [4]);
+      await s.write({ length: 3, keys: ['b', 'c', 'a'], values: [5, 6, 7], firstSeq: 0 });
+      expect(s.stats()).toMatchObject({ repeatedWrites: 1, itemsWritten: 7 });
+      expect((await s.claim('a', true))?.items).toEqual([1, 2, 3, 4, 7]);
+      expect((await s.claim('b', true))?.items).toEqual([5]);
+      expect((await s.claim('c', true))?.items).toEqual([6]);
     });
   });
 }

@@ -72,10 +72,51 @@ for (const factory of [singleServer.redis, singleServer.ioredis]) {
         await sleep(700);
         expect(failed).toHaveLength(1);
         expect(store.stats()).toMatchObject({ claims: 1, acks: 1, poisoned: 1, redeliveries: 0 });
-        const left = (await test.keys(namespace)).filter((name) => !/:(config|fence)$/.test(name));
+        const left = (await test.keys(namespace)).filter(
+          (name) => !/^\{[^}]+\}:(config|fence|w:[\w-]{12})$/.test(name),
+        );
         expect(left).toEqual([]);
       } finally {
         await buffer.close({ timeout: 2000 });
+        await test.cleanup(namespace);
+      }
+    });
+
+    it('reads a large claimed batch in slices, letting the event loop turn between them', async () => {
+      const namespace = uniqueNamespace('deserialize-slices');
+      let read = 0;
+      const store = redisStore<string, number>({
+        client: test.client,
+        namespace,
+        partitions: 2,
+        deserialize: (text) => {
+          read++;
+          // About 20 µs an item: 2,000 items take some 40 ms, many slices of 2 ms.
+          const until = performance.now() + 0.02;
+          while (performance.now() < until) {}
+          return Number(text);
+        },
+      });
+      store.open({ maxSize: Number.POSITIVE_INFINITY, interval: 0, partitions: 1 });
+      try {
+        const n = 2000;
+        const values = Array.from({ length: n }, (_, i) => i);
+        await store.write({ length: n, keys: values.map(() => 'k'), values, firstSeq: 0 });
+        // What the loop saw of the reading, at each turn while the claim was out.
+        const seen: number[] = [];
+        let claiming = true;
+        const watch = () => {
+          seen.push(read);
+          if (claiming) setImmediate(watch);
+        };
+        setImmediate(watch);
+        const claim = await store.claim('k', true);
+        claiming = false;
+        expect(claim?.items).toEqual(values);
+        expect(seen.some((count) => count > 0 && count < n)).toBe(true);
+        await store.ack(claim!);
+      } finally {
+        await store.close();
         await test.cleanup(namespace);
       }
     });

@@ -175,6 +175,47 @@ describe.skipIf(!available)('the journal in front of Redis', () => {
     }
   });
 
+  it('serializes a value once: Redis gets the JSON the journal encoded at insert (default serializers)', async () => {
+    const redis = await ownServer();
+    const dir = tempDir();
+    const namespace = uniqueNamespace('journal-front-json');
+    let stringified = 0;
+    /** A value that counts how often it is turned into JSON. */
+    const view = (n: number) => ({
+      n,
+      text: `é€ ${n}`,
+      toJSON() {
+        stringified++;
+        return { n, text: `é€ ${n}` };
+      },
+    });
+    const delivered: unknown[] = [];
+    const buffer = new DataBuffer<string, unknown>({
+      interval: 20,
+      logger: quiet,
+      store: redisStore({ client: redis.client, namespace, journal: journal({ dir }) }),
+      handleFlush: (_key, items) => {
+        delivered.push(...items);
+      },
+    });
+    try {
+      // Objects are JSON in both; strings are stored as they are by the journal and JSON in Redis.
+      for (let i = 0; i < 20; i++) buffer.insert(`k${i % 3}`, i % 5 === 0 ? `plain ${i}` : view(i));
+      await buffer.persisted();
+      await until(() => delivered.length === 20, 'all 20 items');
+      expect(stringified).toBe(16);
+      expect(delivered).toEqual(
+        expect.arrayContaining(
+          Array.from({ length: 20 }, (_, i) => (i % 5 === 0 ? `plain ${i}` : { n: i, text: `é€ ${i}` })),
+        ),
+      );
+    } finally {
+      await buffer.close({ timeout: 1000 });
+      await redis.close();
+      await redis.stop();
+    }
+  });
+
   for (const outage of [true, false]) {
     it(outage
       ? 'kill -9 of a producer during a Redis outage: every id it saw persisted reaches Redis from the next process, in order'
