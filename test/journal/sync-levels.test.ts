@@ -91,6 +91,30 @@ describe('journal sync levels', () => {
     expect(stats.syncMax).toBeGreaterThanOrEqual(stats.syncP50);
   });
 
+  it("'always' resolves a sync's waiters over turns, and syncs what the first ones wrote once the last is resolved", async () => {
+    const fs = new FakeFs();
+    const backend = openJournal<string, number>(fs, { sync: 'always' });
+    await backend.write(staged([['k', 0]]));
+    // 40 waiters on one sync: the first slice (16) resumes on its own turn, writes again and waits
+    // again; the other 24 do nothing when they resume. The second sync must still come.
+    const order: string[] = [];
+    const producers = Array.from({ length: 40 }, async (_, producer) => {
+      await backend.durable();
+      order.push(`resumed ${producer}`);
+      if (producer >= 16) return;
+      await backend.write(staged([['k', producer + 1]]));
+      await backend.durable();
+      order.push(`synced again ${producer}`);
+    });
+    await Promise.all(producers);
+    expect(order.slice(0, 16)).toEqual(Array.from({ length: 16 }, (_, i) => `resumed ${i}`));
+    // The rest resumed on a later turn, after the first 16 had written: before any second sync.
+    expect(order.slice(16, 40).every((entry) => entry.startsWith('resumed'))).toBe(true);
+    expect(fs.calls.fdatasync).toBe(2);
+    expect(backend.stats().itemsWritten).toBe(17);
+    await backend.close();
+  });
+
   it("works on the real file system ('always', rotation, restart)", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'data-buffer-journal-'));
     try {
