@@ -85,6 +85,11 @@ export class CommitBuilder {
     this.#frameStart = -1;
   }
 
+  /** Takes back a part's bytes once written (nothing reads them any more), to encode into again. */
+  recycle(part: Part): void {
+    this.#out.recycle(part.data);
+  }
+
   /** The encoded bytes, by segment, oldest first; the builder starts empty again. */
   drain(): Part[] {
     if (this.#frameStart >= 0) this.#endFrame();

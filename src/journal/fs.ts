@@ -30,7 +30,10 @@ export interface JournalFs {
   unlinkSync(path: string): void;
   /** Cuts a file to `length` bytes. */
   truncateSync(path: string, length: number): void;
-  /** Writes all of `buffers` at the end of the file; resolves with the bytes written. */
+  /**
+   * Writes all of `buffers` at the end of the file; resolves with the bytes written. The journal reuses
+   * the buffers once it resolved: keep no reference to them.
+   */
   write(fd: number, buffers: readonly Uint8Array[]): Promise<number>;
   /** `fdatasync(2)`, on the threadpool. */
   fdatasync(fd: number): Promise<void>;

@@ -23,6 +23,8 @@ const writeUtf8: (buffer: Buffer, text: string, offset: number) => number =
 /** Appends bytes; `take()` hands the filled part over and starts afresh. */
 export class Output {
   #buffer: Buffer;
+  /** Buffers {@link take} handed out and {@link recycle} took back. */
+  readonly #spares: Buffer[] = [];
   /** Bytes filled so far. */
   pos = 0;
 
@@ -88,14 +90,35 @@ export class Output {
     this.pos += 4 + written;
   }
 
-  /** The bytes filled so far; the output starts again, empty, in a fresh buffer. */
+  /**
+   * The bytes filled so far; the output starts again, empty, in a fresh buffer (or one handed back to
+   * {@link recycle}).
+   */
   take(): Buffer {
     const filled = this.#buffer.subarray(0, this.pos);
-    this.#buffer = Buffer.allocUnsafe(Math.max(64 * 1024, Math.min(this.#buffer.length, 16 * 1024 * 1024)));
+    const size = Math.max(64 * 1024, Math.min(this.#buffer.length, 16 * 1024 * 1024));
+    const spare = this.#spares.pop();
+    this.#buffer = spare !== undefined && spare.length === size ? spare : Buffer.allocUnsafe(size);
     this.pos = 0;
     return filled;
   }
+
+  /**
+   * Takes back what {@link take} returned, once nothing reads it any more (it was written), for a later
+   * `take` to fill again: a journal writing every turn then reuses two buffers instead of allocating one
+   * a turn (each a fresh 64 KiB or more, outside the heap; cachegrind: 2-3% of the instructions of a
+   * journaled insert). Keeps at most two, of the size `take` would allocate.
+   */
+  recycle(filled: Buffer): void {
+    const whole = filled.buffer;
+    if (filled.byteOffset !== 0 || this.#spares.length >= MAX_SPARES) return;
+    if (whole.byteLength !== this.#buffer.length || whole.byteLength < 64 * 1024) return;
+    this.#spares.push(Buffer.from(whole, 0, whole.byteLength));
+  }
 }
+
+/** Buffers an output keeps for reuse (one being written, one being filled, one to spare). */
+const MAX_SPARES = 2;
 
 /** Reads what {@link Output} wrote. Throws `RangeError` past the end (the frame was verified first). */
 export class Input {

@@ -245,6 +245,7 @@ export class Writer {
       } catch (error) {
         throw this.fail(error, `write ${part.segment.path}`);
       }
+      builder.recycle(part);
       counters.writes++;
     }
     this.#written = ticket;
