@@ -281,6 +281,8 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
         if (encoded === undefined || encoded.starts[i]! < 0) texts[i] = this.#serialize(values[i]!, key);
       }
     } catch (error) {
+      // The journal's write already started: the buffer hears of the failure from this rejection.
+      journaled?.catch(() => {});
       return Promise.reject(error);
     }
     if (front === undefined) return this.#writer.add(members, partitions, texts);
@@ -503,7 +505,8 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
   /**
    * Warns once when the server may evict keys that have no expiry (`allkeys-*`): it would delete item
    * lists, schedules and leases to make room, and items would vanish without a trace. (`volatile-*`
-   * policies only evict keys with an expiry, and the store sets none.)
+   * policies only evict keys with an expiry: of the store's, only the writers' append records, whose
+   * loss can at worst let an append whose reply was lost be applied twice; docs/redis.md says so.)
    */
   #warnOfEviction(policy: string): void {
     if (this.#warnedOfEviction || !policy.startsWith('allkeys')) return;
