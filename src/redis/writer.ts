@@ -15,8 +15,8 @@
  * - **A lost reply does not append twice.** A call that failed may have run (its reply lost to a
  *   command timeout or a dropped connection): it is sent again alone and unchanged, under its number,
  *   and the script recognises a number it recorded already (`APPEND` in `scripts.ts`).
- * - **Waiting items are bytes** ({@link TextRun}), outside the JavaScript heap: strings only while a
- *   turn serializes them and while a round is sent.
+ * - **Waiting items are bytes** (`TextRun`, grouped and merged into rounds in `pending-writes.ts`),
+ *   outside the JavaScript heap: strings only while a turn serializes them and while a round is sent.
  * - **A reply that retrying cannot fix** (a key of the wrong type, a script error) stops the writer:
  *   this write and every later one reject with a `RedisStoreError` (the buffer fails stop).
  * - **Outages are visible:** a failed round, or one without a reply for {@link STALLED_WRITE_MS}
@@ -30,44 +30,19 @@ import type { CallResult, ScriptCall, ScriptRunner } from './client.js';
 import { redisChannels } from './diagnostics.js';
 import { isRetryableRedisError, RedisStoreError } from './errors.js';
 import type { KeyNames } from './keys.js';
+import {
+  mergeWrites,
+  type PendingKey,
+  type PendingWrite,
+  pendingWrite,
+  ROUND_BYTES,
+  ROUND_ITEMS,
+  type Segment,
+  takePart,
+} from './pending-writes.js';
 import { APPEND, type APPEND_FULL, type APPEND_OPENED, WRITE_RECORD_TTL_MS } from './scripts.js';
 import type { RedisStoreStats } from './stats.js';
-import { type EncodedItems, TextRun } from './text-run.js';
-
-/** Items `from` to `to - 1` of a write's run: one key's items of that write, or the first of them. */
-interface Segment {
-  readonly run: TextRun;
-  from: number;
-  readonly to: number;
-  /** The key's next items, of a later write, once writes are merged into a round. */
-  next: Segment | undefined;
-}
-
-/** One key's items waiting to be written: a chain of segments, oldest first. */
-interface PendingKey {
-  readonly partition: number;
-  first: Segment;
-  last: Segment;
-  /** Its items, and their size in bytes. */
-  count: number;
-  bytes: number;
-}
-
-/** One accepted write (or what failed of a round, sent again), its items grouped per key. */
-interface PendingWrite {
-  /** The last write it carries whole: once it is in Redis, so are all writes up to this one. */
-  readonly seq: number;
-  readonly keys: Map<string, PendingKey>;
-  /** Its items, and their size in bytes (UTF-8). */
-  count: number;
-  bytes: number;
-  /**
-   * Set when its calls were sent and failed: the number of each call, by call group (partition on a
-   * Cluster, 0 on a single server). It is sent again alone, unchanged, under the same numbers, so that
-   * a call that did run is recognised (see `APPEND` in `scripts.ts`).
-   */
-  readonly sent?: ReadonlyMap<number, number>;
-}
+import type { EncodedItems } from './text-run.js';
 
 /** One append call of a round. */
 interface AppendCall extends ScriptCall {
@@ -111,94 +86,6 @@ function describeMembers(members: readonly string[]): string {
   const more = members.length > 3 ? ` and ${members.length - 3} more` : '';
   return `${members.length === 1 ? 'the key' : 'the keys'} ${named}${more}`;
 }
-/**
- * A round carries at most this many items, and at most {@link ROUND_BYTES} bytes of serialized items
- * (one item at least). It bounds the synchronous work of one round on the event loop: building
- * it and, above all, the client encoding it, which node-redis does for one command at once (10,000
- * items of 70 bytes took it 4 to 20 ms, 4,000 about 1.5 ms). A write larger than that is sent in
- * several rounds, one after the other, in order.
- */
-export const ROUND_ITEMS = 4000;
-/** See {@link ROUND_ITEMS}: 256 KiB (UTF-8), 4,000 items of 64 bytes. */
-export const ROUND_BYTES = 256 * 1024;
-
-/**
- * Splits the first `n` items (0 < n < entry.count) off `entry`, which keeps the rest.
- * @returns the first `n` items, as a key of their own.
- */
-function splitKey(entry: PendingKey, n: number): PendingKey {
-  let first: Segment | undefined;
-  let last: Segment | undefined;
-  let bytes = 0;
-  let left = n;
-  while (left > 0) {
-    const segment = entry.first;
-    const size = segment.to - segment.from;
-    let taken: Segment;
-    if (size <= left) {
-      // Whole: the segment moves over (never the last one, since some items stay).
-      entry.first = segment.next!;
-      segment.next = undefined;
-      taken = segment;
-    } else {
-      taken = { run: segment.run, from: segment.from, to: segment.from + left, next: undefined };
-      segment.from = taken.to;
-    }
-    bytes += taken.run.bytes(taken.from, taken.to);
-    left -= taken.to - taken.from;
-    if (last === undefined) first = taken;
-    else last.next = taken;
-    last = taken;
-  }
-  entry.count -= n;
-  entry.bytes -= bytes;
-  return { partition: entry.partition, first: first!, last: last!, count: n, bytes };
-}
-
-/**
- * A round of the first items of `write`, which is larger than a round, up to {@link ROUND_ITEMS} items
- * and {@link ROUND_BYTES} bytes (one item at least); `write` keeps the rest. The round completes the
- * writes before `write` only.
- */
-function takePart(write: PendingWrite): PendingWrite {
-  const keys = new Map<string, PendingKey>();
-  let count = 0;
-  let bytes = 0;
-  for (const [member, entry] of write.keys) {
-    let n = 0;
-    let taken = 0;
-    let full = false;
-    for (
-      let segment: Segment | undefined = entry.first;
-      segment !== undefined && !full;
-      segment = segment.next
-    ) {
-      for (let i = segment.from; i < segment.to; i++) {
-        const size = segment.run.bytes(i, i + 1);
-        if (count + n >= ROUND_ITEMS || (count + n > 0 && bytes + taken + size > ROUND_BYTES)) {
-          full = true;
-          break;
-        }
-        taken += size;
-        n++;
-      }
-    }
-    if (n === 0) break;
-    count += n;
-    bytes += taken;
-    if (n === entry.count) {
-      keys.set(member, entry);
-      write.keys.delete(member);
-      continue;
-    }
-    keys.set(member, splitKey(entry, n));
-    break;
-  }
-  write.count -= count;
-  write.bytes -= bytes;
-  return { seq: write.seq - 1, keys, count, bytes };
-}
-
 /** Orders, batches and retries appends; see the module comment. */
 export class Writer {
   readonly #context: WriterContext;
@@ -243,38 +130,10 @@ export class Writer {
     encoded?: EncodedItems,
   ): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
-    // Each key's items go into the write's run one after the other, so that a key's items of the write
-    // are one segment of it.
-    const groups = new Map<string, { readonly partition: number; readonly indices: number[] }>();
-    let chars = 0;
-    for (let i = 0; i < members.length; i++) {
-      const member = members[i]!;
-      const group = groups.get(member);
-      if (group === undefined) groups.set(member, { partition: partitions[i]!, indices: [i] });
-      else group.indices.push(i);
-      chars += values[i]?.length ?? encoded!.ends[i]! - encoded!.starts[i]!;
-    }
-    const run = new TextRun(chars, members.length);
-    const keys = new Map<string, PendingKey>();
-    let bytes = 0;
-    for (const [member, { partition, indices }] of groups) {
-      const from = run.length;
-      let size = 0;
-      for (let j = 0; j < indices.length; j++) {
-        const i = indices[j]!;
-        const value = values[i];
-        size +=
-          value !== undefined
-            ? run.push(value)
-            : run.pushBytes(encoded!.bytes, encoded!.starts[i]!, encoded!.ends[i]!);
-      }
-      const segment: Segment = { run, from, to: run.length, next: undefined };
-      keys.set(member, { partition, first: segment, last: segment, count: indices.length, bytes: size });
-      bytes += size;
-    }
-    this.#context.stats.pendingItems += members.length;
+    const write = pendingWrite(this.#accepted + 1, members, partitions, values, encoded);
     const seq = ++this.#accepted;
-    this.#queue.push({ seq, keys, count: members.length, bytes });
+    this.#queue.push(write);
+    this.#context.stats.pendingItems += members.length;
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ seq, resolve, reject }));
     if (!this.#busy) void this.#round();
     return done;
@@ -332,22 +191,7 @@ export class Writer {
       taken++;
     }
     if (taken === 1) return queue.shift()!;
-    const seq = queue[taken - 1]!.seq;
-    const keys = new Map<string, PendingKey>();
-    // The merged writes are gone from the queue: their keys' chains are linked up in place.
-    for (const write of queue.splice(0, taken)) {
-      for (const [member, entry] of write.keys) {
-        const merged = keys.get(member);
-        if (merged === undefined) keys.set(member, entry);
-        else {
-          merged.last.next = entry.first;
-          merged.last = entry.last;
-          merged.count += entry.count;
-          merged.bytes += entry.bytes;
-        }
-      }
-    }
-    return { seq, keys, count, bytes };
+    return mergeWrites(queue.splice(0, taken));
   }
 
   async #round(): Promise<void> {

@@ -8,8 +8,9 @@ import { describe, expect, it, vi } from 'vitest';
 import type { CallResult, ScriptCall, ScriptRunner } from '../../src/redis/client.js';
 import { redisChannelNames } from '../../src/redis/diagnostics.js';
 import { KeyNames } from '../../src/redis/keys.js';
+import { ROUND_BYTES, ROUND_ITEMS } from '../../src/redis/pending-writes.js';
 import { createRedisStoreStats } from '../../src/redis/stats.js';
-import { ROUND_BYTES, ROUND_ITEMS, STALLED_WRITE_MS, Writer } from '../../src/redis/writer.js';
+import { STALLED_WRITE_MS, Writer } from '../../src/redis/writer.js';
 import { deferred, useFakeTimersInEveryTest } from '../helpers.js';
 
 useFakeTimersInEveryTest();
