@@ -16,8 +16,7 @@ import { Lines } from './lines.js';
 import { acquireLock, type Lock } from './lock.js';
 import { type JournalOptions, type ResolvedJournalOptions, resolveJournalOptions } from './options.js';
 import type { Output } from './output.js';
-import { replay } from './replay.js';
-import { scanSegments } from './scan.js';
+import { readBack } from './read-back.js';
 import { newSegment, type Segment } from './segments.js';
 import { channels, JournalCounters, type JournalStats } from './telemetry.js';
 import { Writer } from './writer.js';
@@ -127,63 +126,26 @@ class JournalBackend<K, V> implements Journal<K, V> {
     if (discarded && this.#options.sync !== 'none') this.#writer.task(() => this.#syncDir());
   }
 
-  /** Scans and replays the segments; returns whether anything was cut or quarantined. */
+  /**
+   * Reads the earlier run back (see read-back.ts) and deletes its settled segments; returns whether
+   * anything was cut, quarantined or deleted (the directory then needs a sync).
+   */
   #readBack(): boolean {
     const { fs, dir } = this.#options;
-    const { segments, report } = scanSegments(fs, dir);
-    const replayed = replay(segments, this.#keys, this.#values);
-    this.#recovered = replayed.batches;
-    this.#nextSeq = replayed.nextSeq;
-    for (const scanned of segments) {
-      const info = replayed.segments.get(scanned.id)!;
-      const segment = newSegment(dir, scanned.id, info.firstSeq ?? Number.NaN);
-      segment.unsettled = info.unsettled;
-      segment.items = info.items;
-      segment.bytes = scanned.buffer.length;
-      this.#lines.segments.push(segment);
-      this.#nextSegmentId = scanned.id + 1;
-    }
-    // A segment without items takes its successor's first sequence number (the next free one for the
-    // last), so that a lookup by sequence number lands on the segment that holds the item.
-    const restored = this.#lines.segments;
-    for (let i = restored.length - 1; i >= 0; i--) {
-      const segment = restored[i]!;
-      if (Number.isNaN(segment.firstSeq)) segment.firstSeq = restored[i + 1]?.firstSeq ?? this.#nextSeq;
-    }
-    for (const line of replayed.lines) this.#lines.restoreLine(line.key, line.keyField, line.seqs);
-    for (const batch of replayed.taken) this.#lines.restoreBatch(batch.batchId, batch.seqs);
-    for (const { seq, segment } of replayed.moved) {
-      this.#lines.placeMoved(seq, restored.find((candidate) => candidate.id === segment)!);
-    }
-    this.#counters.recoveredItems = replayed.items;
-    this.#counters.truncatedBytes = report.truncatedBytes;
-    this.#counters.quarantinedBytes = report.quarantinedBytes;
-    if (channels.discard.hasSubscribers) {
-      if (report.truncatedBytes > 0) {
-        channels.discard.publish({ dir, kind: 'truncated', bytes: report.truncatedBytes, files: [] });
-      }
-      if (report.quarantinedBytes > 0) {
-        channels.discard.publish({
-          dir,
-          kind: 'quarantined',
-          bytes: report.quarantinedBytes,
-          files: report.quarantineFiles,
-        });
-      }
-    }
-    if (channels.recover.hasSubscribers) {
-      channels.recover.publish({
-        dir,
-        items: replayed.items,
-        takenBatches: replayed.taken.length,
-        truncatedBytes: report.truncatedBytes,
-        quarantinedBytes: report.quarantinedBytes,
-        quarantineFiles: report.quarantineFiles,
-      });
-    }
+    const back = readBack({
+      fs,
+      dir,
+      lines: this.#lines,
+      counters: this.#counters,
+      keys: this.#keys,
+      values: this.#values,
+    });
+    this.#recovered = back.recovered;
+    this.#nextSeq = back.nextSeq;
+    this.#nextSegmentId = back.nextSegmentId;
     // Settled segments of the earlier run can go now.
     const deleted = this.#collect(undefined, true);
-    return deleted > 0 || report.truncatedBytes > 0 || report.quarantinedBytes > 0;
+    return deleted > 0 || back.discarded;
   }
 
   #startSegment(): Segment {
@@ -347,48 +309,54 @@ class JournalBackend<K, V> implements Journal<K, V> {
     if (this.#usable() instanceof Error) return;
     const taken = this.#lines.take(key, count, batchId);
     if (taken === undefined) return;
-    const out = this.#builder!.begin(RecordType.TAKEN, this.#nextSeq);
+    const out = this.#beginRecord(RecordType.TAKEN);
     out.bytes(taken.keyField);
     out.u32(taken.count);
     out.f64(taken.through);
     out.string(batchId);
-    this.#builder!.added(1);
-    this.#writer!.kick();
+    // A take settles nothing: no segment can go.
+    this.#endRecord(false);
   }
 
   settled(batchId: string): void {
     if (this.#usable() instanceof Error) return;
     if (!this.#lines.settle(batchId)) return;
-    const out = this.#builder!.begin(RecordType.SETTLED, this.#nextSeq);
-    out.string(batchId);
-    this.#builder!.added(1);
-    this.#collect(this.#builder!.segment);
-    this.#writer!.kick();
+    this.#beginRecord(RecordType.SETTLED).string(batchId);
+    this.#endRecord(true);
   }
 
   dropped(key: K, count: number): void {
     if (this.#usable() instanceof Error) return;
     const dropped = this.#lines.drop(key, count);
     if (dropped === undefined) return;
-    const out = this.#builder!.begin(RecordType.DROPPED, this.#nextSeq);
+    const out = this.#beginRecord(RecordType.DROPPED);
     out.bytes(dropped.keyField);
     out.u32(dropped.count);
     out.f64(dropped.through);
-    this.#builder!.added(1);
-    this.#collect(this.#builder!.segment);
-    this.#writer!.kick();
+    this.#endRecord(true);
   }
 
   trimmed(batchId: string, count: number): void {
     if (this.#usable() instanceof Error) return;
     const trimmed = this.#lines.trim(batchId, count);
     if (trimmed === undefined) return;
-    const out = this.#builder!.begin(RecordType.TRIMMED, this.#nextSeq);
+    const out = this.#beginRecord(RecordType.TRIMMED);
     out.string(batchId);
     out.u32(trimmed.count);
     out.f64(trimmed.through);
-    this.#builder!.added(1);
-    this.#collect(this.#builder!.segment);
+    this.#endRecord(true);
+  }
+
+  /** Starts a settlement record (TAKEN, SETTLED, DROPPED, TRIMMED): its fields go into the returned output. */
+  #beginRecord(type: number): Output {
+    return this.#builder!.begin(type, this.#nextSeq);
+  }
+
+  /** Ends the record begun by {@link #beginRecord}; `settles`: it may have made old segments deletable. */
+  #endRecord(settles: boolean): void {
+    const builder = this.#builder!;
+    builder.added(1);
+    if (settles) this.#collect(builder.segment);
     this.#writer!.kick();
   }
 
