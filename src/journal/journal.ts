@@ -4,12 +4,10 @@
  * directory, what was left unsettled. See docs/journal.md for the format and the guarantees.
  * @module
  */
-import path from 'node:path';
 import type { BackendContext, LocalBackend, RecoveredBatch, Staged, ValueFields } from '../backend.js';
 import { AdmittedEntries } from './admitted.js';
 import { type Codec, encodeKey, keyCodec, valueCodec } from './codec.js';
 import { CommitBuilder } from './commit.js';
-import { COMPACT_RATIO, copyForward, worthCompacting } from './compaction.js';
 import { JournalError, messageOf } from './errors.js';
 import { RecordType } from './frame.js';
 import { Lines } from './lines.js';
@@ -17,7 +15,7 @@ import { acquireLock, type Lock } from './lock.js';
 import { type JournalOptions, type ResolvedJournalOptions, resolveJournalOptions } from './options.js';
 import type { Output } from './output.js';
 import { readBack } from './read-back.js';
-import { newSegment, type Segment } from './segments.js';
+import { SegmentFiles } from './segment-files.js';
 import { channels, JournalCounters, type JournalStats } from './telemetry.js';
 import { Writer } from './writer.js';
 
@@ -69,9 +67,9 @@ class JournalBackend<K, V> implements Journal<K, V> {
   #writer: Writer | undefined;
   #recovered: RecoveredBatch<K, V>[] = [];
   #nextSeq = 0;
-  #nextSegmentId = 0;
+  /** Exists once the earlier run was read back (at open). */
+  #files: SegmentFiles<K> | undefined;
   #closing: Promise<void> | undefined;
-  #compacting = false;
 
   constructor(options: ResolvedJournalOptions<K, V>) {
     this.#options = options;
@@ -108,8 +106,8 @@ class JournalBackend<K, V> implements Journal<K, V> {
             },
           );
     }
-    const first = this.#startSegment();
-    const builder = new CommitBuilder(first, this.#options.segmentBytes, () => this.#startSegment());
+    const files = this.#files!;
+    const builder = new CommitBuilder(files.start(), this.#options.segmentBytes, () => files.start());
     this.#builder = builder;
     this.#writer = new Writer({
       fs,
@@ -123,7 +121,7 @@ class JournalBackend<K, V> implements Journal<K, V> {
       },
     });
     this.#state = 'open';
-    if (discarded && this.#options.sync !== 'none') this.#writer.task(() => this.#syncDir());
+    if (discarded && this.#options.sync !== 'none') this.#writer.task(() => files.syncDir());
   }
 
   /**
@@ -142,62 +140,28 @@ class JournalBackend<K, V> implements Journal<K, V> {
     });
     this.#recovered = back.recovered;
     this.#nextSeq = back.nextSeq;
-    this.#nextSegmentId = back.nextSegmentId;
+    const journal = this;
+    this.#files = new SegmentFiles(
+      this.#options,
+      this.#lines,
+      this.#counters,
+      {
+        get writer() {
+          return journal.#writer;
+        },
+        get builder() {
+          return journal.#builder;
+        },
+        get nextSeq() {
+          return journal.#nextSeq;
+        },
+        writable: () => !(this.#usable() instanceof Error),
+      },
+      back.nextSegmentId,
+    );
     // Settled segments of the earlier run can go now.
-    const deleted = this.#collect(undefined, true);
+    const deleted = this.#files.collect(undefined, true);
     return deleted > 0 || back.discarded;
-  }
-
-  #startSegment(): Segment {
-    const segment = newSegment(this.dir, this.#nextSegmentId++, this.#nextSeq);
-    segment.bytes = 8;
-    this.#lines.segments.push(segment);
-    // The segment that was current may have become deletable, or the oldest worth compacting.
-    if (this.#builder !== undefined) {
-      this.#collect(segment);
-      this.#maybeCompact();
-    }
-    return segment;
-  }
-
-  /**
-   * Compaction: when the oldest segment holds few unsettled items (at most 1 in
-   * {@link COMPACT_RATIO} of what was put into it) and keeps later segments from being deleted,
-   * its unsettled items are copied forward (a RELOCATED record) and it is deleted once the copy is
-   * durable. Checked at each rotation: one segment goes for each one that comes, so a long-lived item
-   * no longer holds everything written after it.
-   */
-  #maybeCompact(): void {
-    const oldest = this.#lines.segments[0];
-    const writer = this.#writer;
-    if (this.#compacting || writer === undefined || oldest === undefined) return;
-    if (!worthCompacting(this.#lines.segments)) return;
-    this.#compacting = true;
-    writer.task(async () => {
-      try {
-        let data: Buffer;
-        try {
-          data = await this.#options.fs.readFile(oldest.path);
-        } catch (error) {
-          throw writer.fail(error, `read ${oldest.path} to compact it`);
-        }
-        this.#relocate(oldest, data);
-      } finally {
-        this.#compacting = false;
-      }
-    });
-  }
-
-  /** Copies the unsettled items of `oldest` (read back as `data`) into the segment being written. */
-  #relocate(oldest: Segment, data: Buffer): void {
-    if (this.#usable() instanceof Error || !this.#lines.segments.includes(oldest)) return;
-    const builder = this.#builder!;
-    const copied = copyForward(this.#lines, builder, oldest, data, this.#nextSeq);
-    if (copied === 0) return;
-    this.#counters.relocatedItems += copied;
-    this.#counters.compactions++;
-    this.#collect(builder.segment);
-    this.#writer!.kick();
   }
 
   recover(): Iterable<RecoveredBatch<K, V>> {
@@ -356,7 +320,7 @@ class JournalBackend<K, V> implements Journal<K, V> {
   #endRecord(settles: boolean): void {
     const builder = this.#builder!;
     builder.added(1);
-    if (settles) this.#collect(builder.segment);
+    if (settles) this.#files!.collect(builder.segment);
     this.#writer!.kick();
   }
 
@@ -382,7 +346,7 @@ class JournalBackend<K, V> implements Journal<K, V> {
       await writer.close();
       if (writer.failure === undefined) {
         // Nothing is written any more: the last segment may go too, once all its items settled.
-        this.#collect(undefined);
+        this.#files!.collect(undefined);
         await writer.idle();
       }
     } finally {
@@ -413,45 +377,5 @@ class JournalBackend<K, V> implements Journal<K, V> {
       );
     }
     return writer;
-  }
-
-  /** Deletes the oldest segments whose items all settled (in order; see `Lines.collect`). */
-  #collect(current: Segment | undefined, now = false): number {
-    const removed = this.#lines.collect(current);
-    if (removed.length === 0) return 0;
-    const { fs, dir, sync } = this.#options;
-    this.#counters.segmentsDeleted += removed.length;
-    if (now) {
-      // At open, before anything is written: synchronous, and synced with the first writes' directory sync.
-      for (const segment of removed) fs.unlinkSync(segment.path);
-      return removed.length;
-    }
-    const writer = this.#writer!;
-    writer.task(async () => {
-      // What made the segments deletable (a relocation's copies above all) is written, and synced
-      // where the level syncs, before they go.
-      await writer.flush();
-      for (const segment of removed) {
-        if (this.#writer!.isOpen(segment)) await this.#writer!.closeSegment();
-        try {
-          await fs.unlink(segment.path);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
-            throw this.#writer!.fail(error, `delete ${segment.path}`);
-        }
-        if (channels.segment.hasSubscribers)
-          channels.segment.publish({ dir, action: 'deleted', file: segment.path });
-      }
-      if (sync === 'interval' || sync === 'always') await this.#syncDir();
-    });
-    return removed.length;
-  }
-
-  async #syncDir(): Promise<void> {
-    try {
-      await this.#options.fs.syncDir(this.dir);
-    } catch (error) {
-      throw this.#writer!.fail(error, `sync the directory ${path.resolve(this.dir)}`);
-    }
   }
 }
