@@ -21,6 +21,7 @@ import { now, SLICE_MS, yieldToEventLoop } from '../timers.js';
 import type { ScriptRunner } from './client.js';
 import { RedisDeserializeError } from './errors.js';
 import { decodeMember, describe, encodeKey, type KeyNames, partitionOf, type RedisKey } from './keys.js';
+import type { ResolvedRedisStoreOptions } from './options.js';
 import { ACK, CLAIM, DUE, EXTEND, PENDING, RELEASE } from './scripts.js';
 import type { RedisStoreStats } from './stats.js';
 
@@ -44,17 +45,14 @@ export interface DueKeys<K> {
 }
 
 /** What the claimer needs from its store, handed over when it is built. */
-export interface ClaimerContext<V> {
+export interface ClaimerContext<V>
+  extends Pick<
+    ResolvedRedisStoreOptions<V>,
+    'namespace' | 'partitions' | 'leaseMs' | 'maxRedeliveries' | 'deserialize'
+  > {
   readonly runner: ScriptRunner;
   readonly names: KeyNames;
   readonly stats: RedisStoreStats;
-  readonly namespace: string;
-  readonly partitions: number;
-  /** How long a claim or an extension holds its batch, in ms. */
-  readonly leaseMs: number;
-  /** Past this many lost leases a claimed batch is `poisoned`. */
-  readonly maxRedeliveries: number;
-  readonly deserialize: (text: string) => V;
   /** Throws `ERR_REDIS_CLOSED`, naming `operation`, once the store is closed. */
   assertOpen(operation: string): void;
   /** Checks the namespace's layout before the first script and after a failed check; rejects to refuse. */

@@ -12,16 +12,16 @@
 import type { ScriptRunner } from './client.js';
 import { RedisStoreError } from './errors.js';
 import { type KeyNames, LAYOUT_VERSION } from './keys.js';
+import type { ResolvedRedisStoreOptions } from './options.js';
 import { CONFIG } from './scripts.js';
 import type { RedisStoreStats } from './stats.js';
 
 /** What the layout check needs from its store, handed over when it is built. */
-export interface LayoutCheckContext {
+export interface LayoutCheckContext
+  extends Pick<ResolvedRedisStoreOptions<unknown>, 'namespace' | 'partitions'> {
   readonly runner: ScriptRunner;
   readonly names: KeyNames;
   readonly stats: RedisStoreStats;
-  readonly namespace: string;
-  readonly partitions: number;
 }
 
 /** Checks the namespace's layout once per store; see the module comment. */

@@ -117,29 +117,26 @@ class RedisSharedStore<K extends RedisKey, V> implements RedisStore<K, V> {
     this.partitions = partitions;
     this.leaseMs = leaseMs;
     this.namespace = namespace;
-    const runner = createScriptRunner(options.client);
-    const names = new KeyNames(namespace, partitions);
-    const stats = this.#stats;
-    this.#layout = new LayoutCheck({ runner, names, stats, namespace, partitions });
-    const prepare = () => this.#layout.check();
-    this.#writes = new WriteSide<K, V>({
-      runner,
-      names,
-      stats,
-      store: this,
+    // What every collaborator shares: the connection, the key names, the counters.
+    const parts = {
+      runner: createScriptRunner(options.client),
+      names: new KeyNames(namespace, partitions),
+      stats: this.#stats,
       namespace,
       partitions,
+    };
+    this.#layout = new LayoutCheck(parts);
+    const prepare = () => this.#layout.check();
+    this.#writes = new WriteSide<K, V>({
+      ...parts,
+      store: this,
       serialize: options.serialize,
       journal,
       prepare,
       forgetLayout: () => this.#layout.forget(),
     });
     this.#claimer = new Claimer<K, V>({
-      runner,
-      names,
-      stats,
-      namespace,
-      partitions,
+      ...parts,
       leaseMs,
       maxRedeliveries: options.maxRedeliveries,
       deserialize: options.deserialize,

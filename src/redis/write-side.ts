@@ -13,37 +13,27 @@
  *   Redis confirmed), and its items leave the journal only once Redis confirmed them.
  * @module
  */
-import type { BackendContext, LocalBackend, RecoveredBatch, Staged } from '../backend.js';
+import type { BackendContext, RecoveredBatch, Staged } from '../backend.js';
 import { jsonTextStart } from '../journal/codec.js';
-import type { ScriptRunner } from './client.js';
 import { RedisStoreError } from './errors.js';
 import { JournalFront } from './journal-front.js';
-import { decodeMember, describe, encodeKey, type KeyNames, partitionOf, type RedisKey } from './keys.js';
+import { decodeMember, describe, encodeKey, partitionOf, type RedisKey } from './keys.js';
+import type { ResolvedRedisStoreOptions } from './options.js';
 import { APPEND_FULL, APPEND_OPENED } from './scripts.js';
 import type { RedisStoreStats } from './stats.js';
 import { EncodedItems } from './text-run.js';
-import { Writer } from './writer.js';
+import { Writer, type WriterContext } from './writer.js';
 
 /** Keys whose encoded name and partition the write side keeps between writes (see `#members`). */
 const MEMBER_CACHE_SIZE = 10_000;
 
-/** What the write side needs from its store, handed over when it is built. */
-export interface WriteSideContext<K, V> {
-  readonly runner: ScriptRunner;
-  readonly names: KeyNames;
-  readonly stats: RedisStoreStats;
-  /** The store, as the writer's diagnostics payloads name it. */
-  readonly store: object;
-  readonly namespace: string;
-  readonly partitions: number;
-  readonly serialize: (value: V) => string;
-  /** The journal in front of Redis, if any. */
-  readonly journal: LocalBackend<K, V> | undefined;
-  /** Checks the namespace's layout before the first round and after an outage; rejects to refuse. */
-  prepare(): Promise<void>;
-  /** Makes the next `prepare` check again: a restarted Redis may have forgotten the layout. */
-  forgetLayout(): void;
-}
+/**
+ * What the write side needs from its store, handed over when it is built: what its writer needs
+ * (all but `appended`, which the write side answers), and the options it writes by.
+ */
+export interface WriteSideContext<K extends RedisKey, V>
+  extends Omit<WriterContext, 'appended'>,
+    Pick<ResolvedRedisStoreOptions<V, K>, 'partitions' | 'serialize' | 'journal'> {}
 
 /** Turns staged inserts into appends, journal first; see the module comment. */
 export class WriteSide<K extends RedisKey, V> {
@@ -66,19 +56,14 @@ export class WriteSide<K extends RedisKey, V> {
   #encoded: EncodedItems | undefined;
 
   constructor(context: WriteSideContext<K, V>) {
-    this.#partitions = context.partitions;
+    const { partitions, serialize, journal, ...writer } = context;
+    this.#partitions = partitions;
     this.#namespace = context.namespace;
     this.#stats = context.stats;
-    this.#serializeValue = context.serialize;
-    this.#front = context.journal === undefined ? undefined : new JournalFront(context.journal);
+    this.#serializeValue = serialize;
+    this.#front = journal === undefined ? undefined : new JournalFront(journal);
     this.#writer = new Writer({
-      runner: context.runner,
-      names: context.names,
-      stats: context.stats,
-      store: context.store,
-      namespace: context.namespace,
-      prepare: () => context.prepare(),
-      forgetLayout: () => context.forgetLayout(),
+      ...writer,
       appended: (member, reply) => {
         this.#context?.appended?.(
           decodeMember(member),
