@@ -4,21 +4,18 @@
  * directory, what was left unsettled. See docs/journal.md for the format and the guarantees.
  * @module
  */
-import path from 'node:path';
 import type { BackendContext, LocalBackend, RecoveredBatch, Staged, ValueFields } from '../backend.js';
 import { AdmittedEntries } from './admitted.js';
 import { type Codec, encodeKey, keyCodec, valueCodec } from './codec.js';
 import { CommitBuilder } from './commit.js';
-import { COMPACT_RATIO, copyForward, worthCompacting } from './compaction.js';
 import { JournalError, messageOf } from './errors.js';
 import { RecordType } from './frame.js';
 import { Lines } from './lines.js';
 import { acquireLock, type Lock } from './lock.js';
 import { type JournalOptions, type ResolvedJournalOptions, resolveJournalOptions } from './options.js';
 import type { Output } from './output.js';
-import { replay } from './replay.js';
-import { scanSegments } from './scan.js';
-import { newSegment, type Segment } from './segments.js';
+import { readBack } from './read-back.js';
+import { SegmentFiles } from './segment-files.js';
 import { channels, JournalCounters, type JournalStats } from './telemetry.js';
 import { Writer } from './writer.js';
 
@@ -70,9 +67,9 @@ class JournalBackend<K, V> implements Journal<K, V> {
   #writer: Writer | undefined;
   #recovered: RecoveredBatch<K, V>[] = [];
   #nextSeq = 0;
-  #nextSegmentId = 0;
+  /** Exists once the earlier run was read back (at open). */
+  #files: SegmentFiles<K> | undefined;
   #closing: Promise<void> | undefined;
-  #compacting = false;
 
   constructor(options: ResolvedJournalOptions<K, V>) {
     this.#options = options;
@@ -109,8 +106,8 @@ class JournalBackend<K, V> implements Journal<K, V> {
             },
           );
     }
-    const first = this.#startSegment();
-    const builder = new CommitBuilder(first, this.#options.segmentBytes, () => this.#startSegment());
+    const files = this.#files!;
+    const builder = new CommitBuilder(files.start(), this.#options.segmentBytes, () => files.start());
     this.#builder = builder;
     this.#writer = new Writer({
       fs,
@@ -124,118 +121,47 @@ class JournalBackend<K, V> implements Journal<K, V> {
       },
     });
     this.#state = 'open';
-    if (discarded && this.#options.sync !== 'none') this.#writer.task(() => this.#syncDir());
-  }
-
-  /** Scans and replays the segments; returns whether anything was cut or quarantined. */
-  #readBack(): boolean {
-    const { fs, dir } = this.#options;
-    const { segments, report } = scanSegments(fs, dir);
-    const replayed = replay(segments, this.#keys, this.#values);
-    this.#recovered = replayed.batches;
-    this.#nextSeq = replayed.nextSeq;
-    for (const scanned of segments) {
-      const info = replayed.segments.get(scanned.id)!;
-      const segment = newSegment(dir, scanned.id, info.firstSeq ?? Number.NaN);
-      segment.unsettled = info.unsettled;
-      segment.items = info.items;
-      segment.bytes = scanned.buffer.length;
-      this.#lines.segments.push(segment);
-      this.#nextSegmentId = scanned.id + 1;
-    }
-    // A segment without items takes its successor's first sequence number (the next free one for the
-    // last), so that a lookup by sequence number lands on the segment that holds the item.
-    const restored = this.#lines.segments;
-    for (let i = restored.length - 1; i >= 0; i--) {
-      const segment = restored[i]!;
-      if (Number.isNaN(segment.firstSeq)) segment.firstSeq = restored[i + 1]?.firstSeq ?? this.#nextSeq;
-    }
-    for (const line of replayed.lines) this.#lines.restoreLine(line.key, line.keyField, line.seqs);
-    for (const batch of replayed.taken) this.#lines.restoreBatch(batch.batchId, batch.seqs);
-    for (const { seq, segment } of replayed.moved) {
-      this.#lines.placeMoved(seq, restored.find((candidate) => candidate.id === segment)!);
-    }
-    this.#counters.recoveredItems = replayed.items;
-    this.#counters.truncatedBytes = report.truncatedBytes;
-    this.#counters.quarantinedBytes = report.quarantinedBytes;
-    if (channels.discard.hasSubscribers) {
-      if (report.truncatedBytes > 0) {
-        channels.discard.publish({ dir, kind: 'truncated', bytes: report.truncatedBytes, files: [] });
-      }
-      if (report.quarantinedBytes > 0) {
-        channels.discard.publish({
-          dir,
-          kind: 'quarantined',
-          bytes: report.quarantinedBytes,
-          files: report.quarantineFiles,
-        });
-      }
-    }
-    if (channels.recover.hasSubscribers) {
-      channels.recover.publish({
-        dir,
-        items: replayed.items,
-        takenBatches: replayed.taken.length,
-        truncatedBytes: report.truncatedBytes,
-        quarantinedBytes: report.quarantinedBytes,
-        quarantineFiles: report.quarantineFiles,
-      });
-    }
-    // Settled segments of the earlier run can go now.
-    const deleted = this.#collect(undefined, true);
-    return deleted > 0 || report.truncatedBytes > 0 || report.quarantinedBytes > 0;
-  }
-
-  #startSegment(): Segment {
-    const segment = newSegment(this.dir, this.#nextSegmentId++, this.#nextSeq);
-    segment.bytes = 8;
-    this.#lines.segments.push(segment);
-    // The segment that was current may have become deletable, or the oldest worth compacting.
-    if (this.#builder !== undefined) {
-      this.#collect(segment);
-      this.#maybeCompact();
-    }
-    return segment;
+    if (discarded && this.#options.sync !== 'none') this.#writer.task(() => files.syncDir());
   }
 
   /**
-   * Compaction: when the oldest segment holds few unsettled items (at most 1 in
-   * {@link COMPACT_RATIO} of what was put into it) and keeps later segments from being deleted,
-   * its unsettled items are copied forward (a RELOCATED record) and it is deleted once the copy is
-   * durable. Checked at each rotation: one segment goes for each one that comes, so a long-lived item
-   * no longer holds everything written after it.
+   * Reads the earlier run back (see read-back.ts) and deletes its settled segments; returns whether
+   * anything was cut, quarantined or deleted (the directory then needs a sync).
    */
-  #maybeCompact(): void {
-    const oldest = this.#lines.segments[0];
-    const writer = this.#writer;
-    if (this.#compacting || writer === undefined || oldest === undefined) return;
-    if (!worthCompacting(this.#lines.segments)) return;
-    this.#compacting = true;
-    writer.task(async () => {
-      try {
-        let data: Buffer;
-        try {
-          data = await this.#options.fs.readFile(oldest.path);
-        } catch (error) {
-          throw writer.fail(error, `read ${oldest.path} to compact it`);
-        }
-        this.#relocate(oldest, data);
-      } finally {
-        this.#compacting = false;
-      }
+  #readBack(): boolean {
+    const { fs, dir } = this.#options;
+    const back = readBack({
+      fs,
+      dir,
+      lines: this.#lines,
+      counters: this.#counters,
+      keys: this.#keys,
+      values: this.#values,
     });
-  }
-
-  /** Copies the unsettled items of `oldest` (read back as `data`) into the segment being written. */
-  #relocate(oldest: Segment, data: Buffer): void {
-    if (this.#usable() instanceof Error || !this.#lines.segments.includes(oldest)) return;
-    const builder = this.#builder!;
-    const copied = copyForward(this.#lines, builder, oldest, data, this.#nextSeq);
-    if (copied === 0) return;
-    this.#counters.relocatedItems += copied;
-    this.#counters.compactions++;
-    this.#collect(builder.segment);
-    this.#writer!.kick();
+    this.#recovered = back.recovered;
+    this.#nextSeq = back.nextSeq;
+    const journal = this;
+    this.#files = new SegmentFiles(
+      this.#options,
+      this.#lines,
+      this.#counters,
+      {
+        get writer() {
+          return journal.#writer;
+        },
+        get builder() {
+          return journal.#builder;
+        },
+        get nextSeq() {
+          return journal.#nextSeq;
+        },
+        writable: () => !(this.#usable() instanceof Error),
+      },
+      back.nextSegmentId,
+    );
+    // Settled segments of the earlier run can go now.
+    const deleted = this.#files.collect(undefined, true);
+    return deleted > 0 || back.discarded;
   }
 
   recover(): Iterable<RecoveredBatch<K, V>> {
@@ -347,48 +273,54 @@ class JournalBackend<K, V> implements Journal<K, V> {
     if (this.#usable() instanceof Error) return;
     const taken = this.#lines.take(key, count, batchId);
     if (taken === undefined) return;
-    const out = this.#builder!.begin(RecordType.TAKEN, this.#nextSeq);
+    const out = this.#beginRecord(RecordType.TAKEN);
     out.bytes(taken.keyField);
     out.u32(taken.count);
     out.f64(taken.through);
     out.string(batchId);
-    this.#builder!.added(1);
-    this.#writer!.kick();
+    // A take settles nothing: no segment can go.
+    this.#endRecord(false);
   }
 
   settled(batchId: string): void {
     if (this.#usable() instanceof Error) return;
     if (!this.#lines.settle(batchId)) return;
-    const out = this.#builder!.begin(RecordType.SETTLED, this.#nextSeq);
-    out.string(batchId);
-    this.#builder!.added(1);
-    this.#collect(this.#builder!.segment);
-    this.#writer!.kick();
+    this.#beginRecord(RecordType.SETTLED).string(batchId);
+    this.#endRecord(true);
   }
 
   dropped(key: K, count: number): void {
     if (this.#usable() instanceof Error) return;
     const dropped = this.#lines.drop(key, count);
     if (dropped === undefined) return;
-    const out = this.#builder!.begin(RecordType.DROPPED, this.#nextSeq);
+    const out = this.#beginRecord(RecordType.DROPPED);
     out.bytes(dropped.keyField);
     out.u32(dropped.count);
     out.f64(dropped.through);
-    this.#builder!.added(1);
-    this.#collect(this.#builder!.segment);
-    this.#writer!.kick();
+    this.#endRecord(true);
   }
 
   trimmed(batchId: string, count: number): void {
     if (this.#usable() instanceof Error) return;
     const trimmed = this.#lines.trim(batchId, count);
     if (trimmed === undefined) return;
-    const out = this.#builder!.begin(RecordType.TRIMMED, this.#nextSeq);
+    const out = this.#beginRecord(RecordType.TRIMMED);
     out.string(batchId);
     out.u32(trimmed.count);
     out.f64(trimmed.through);
-    this.#builder!.added(1);
-    this.#collect(this.#builder!.segment);
+    this.#endRecord(true);
+  }
+
+  /** Starts a settlement record (TAKEN, SETTLED, DROPPED, TRIMMED): its fields go into the returned output. */
+  #beginRecord(type: number): Output {
+    return this.#builder!.begin(type, this.#nextSeq);
+  }
+
+  /** Ends the record begun by {@link #beginRecord}; `settles`: it may have made old segments deletable. */
+  #endRecord(settles: boolean): void {
+    const builder = this.#builder!;
+    builder.added(1);
+    if (settles) this.#files!.collect(builder.segment);
     this.#writer!.kick();
   }
 
@@ -414,7 +346,7 @@ class JournalBackend<K, V> implements Journal<K, V> {
       await writer.close();
       if (writer.failure === undefined) {
         // Nothing is written any more: the last segment may go too, once all its items settled.
-        this.#collect(undefined);
+        this.#files!.collect(undefined);
         await writer.idle();
       }
     } finally {
@@ -445,45 +377,5 @@ class JournalBackend<K, V> implements Journal<K, V> {
       );
     }
     return writer;
-  }
-
-  /** Deletes the oldest segments whose items all settled (in order; see `Lines.collect`). */
-  #collect(current: Segment | undefined, now = false): number {
-    const removed = this.#lines.collect(current);
-    if (removed.length === 0) return 0;
-    const { fs, dir, sync } = this.#options;
-    this.#counters.segmentsDeleted += removed.length;
-    if (now) {
-      // At open, before anything is written: synchronous, and synced with the first writes' directory sync.
-      for (const segment of removed) fs.unlinkSync(segment.path);
-      return removed.length;
-    }
-    const writer = this.#writer!;
-    writer.task(async () => {
-      // What made the segments deletable (a relocation's copies above all) is written, and synced
-      // where the level syncs, before they go.
-      await writer.flush();
-      for (const segment of removed) {
-        if (this.#writer!.isOpen(segment)) await this.#writer!.closeSegment();
-        try {
-          await fs.unlink(segment.path);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
-            throw this.#writer!.fail(error, `delete ${segment.path}`);
-        }
-        if (channels.segment.hasSubscribers)
-          channels.segment.publish({ dir, action: 'deleted', file: segment.path });
-      }
-      if (sync === 'interval' || sync === 'always') await this.#syncDir();
-    });
-    return removed.length;
-  }
-
-  async #syncDir(): Promise<void> {
-    try {
-      await this.#options.fs.syncDir(this.dir);
-    } catch (error) {
-      throw this.#writer!.fail(error, `sync the directory ${path.resolve(this.dir)}`);
-    }
   }
 }
