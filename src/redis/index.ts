@@ -27,6 +27,7 @@ export type {
   StoreLeftovers,
   ValueFields,
 } from '../backend.js';
+export type { DueKeys, RedisClaim } from './claimer.js';
 export type { RedisOutageMessage, RedisRecoveredMessage } from './diagnostics.js';
 export { redisChannelNames } from './diagnostics.js';
 export {
@@ -38,4 +39,4 @@ export {
 export type { RedisKey } from './keys.js';
 export { type RedisStoreOptions, redisStoreDefaults } from './options.js';
 export type { RedisStoreStats } from './stats.js';
-export { type DueKeys, type RedisClaim, type RedisStore, redisStore } from './store.js';
+export { type RedisStore, redisStore } from './store.js';
