@@ -41,6 +41,11 @@ function tmp() {
  * An arm that inserts `values` 1,000 a turn into a buffer (with a journal at `sync` when given), then
  * awaits `persisted()`. The buffer (and the journal's open: lock, scan) is built outside the timing.
  * `bytes.written` gets the bytes the journal wrote.
+ *
+ * Default options but `interval: 60_000`, which only keeps flushes out of the timed run. The default
+ * budget (`maxBuffered` 1M, `maxBufferedBytes` 256 MiB at the sampled estimate) holds the 500k items
+ * with room left: no insert returns `false` (checked), and the rates are those measured with
+ * `maxBuffered: Infinity`, so no bound is raised for the bench.
  */
 function bufferArm(name, values, sync, bytes = {}) {
   return {
@@ -50,7 +55,6 @@ function bufferArm(name, values, sync, bytes = {}) {
       const buffer = new DataBuffer({
         handleFlush: noop,
         interval: 60_000,
-        maxBuffered: Number.POSITIVE_INFINITY,
         ...(sync === undefined ? {} : { store: journal({ dir, sync }) }),
       });
       return { dir, buffer };
@@ -106,10 +110,10 @@ function rawArm(values, bytes = {}) {
 async function producersArm(count, producers, each) {
   const dir = tmp();
   try {
+    // Default options but the interval, as in bufferArm (400k items fit the default budget).
     const buffer = new DataBuffer({
       handleFlush: noop,
       interval: 60_000,
-      maxBuffered: Number.POSITIVE_INFINITY,
       store: journal({ dir, sync: 'always' }),
     });
     const monitor = await loopDelayMonitor();

@@ -48,12 +48,14 @@ export class Budget<V> {
   readonly measureBytes: boolean;
   /** With the default `sizeOf` and a finite `maxBufferedBytes`: the sample the item limit comes from. */
   readonly #sampler: ByteSampler | undefined;
-  /** Whether inserts may take the quick path at all (no backend, not closed). */
+  /** Whether inserts may skip the checks below a bound at all (no backend or a local one, not closed). */
   #quick: boolean;
+  /** Whether that bound is {@link stagedInsertsBelow} (a local store) rather than {@link quickInsertsBelow}. */
+  readonly #staged: boolean;
   /**
-   * With sampled bytes and no quick path (a buffer with a backend, whose every insert is checked):
-   * inserts to let pass unmeasured before the next sample, as the quick path's bound does otherwise.
-   * Measuring every insert there cost about 10% of the journal's insert rate (profiled).
+   * With sampled bytes and no bound (a buffer with a shared store, whose every insert is checked):
+   * inserts to let pass unmeasured before the next sample, as the bound does otherwise. Measuring every
+   * insert there cost about 10% of the journal's insert rate (profiled).
    */
   #unsampled = 0;
   /** Items held: public for the insert quick path, which counts an item in without a call. */
@@ -65,6 +67,11 @@ export class Budget<V> {
    * of four on the hot path measured 10-15% of the insert rate over 10k keys.
    */
   quickInsertsBelow: number;
+  /**
+   * The same bound for a buffer with a local store (the journal), whose inserts are admitted and staged
+   * for it (so never take the quick path): below it, that is all they need. 0 for any other buffer.
+   */
+  stagedInsertsBelow = 0;
   /** Of `held` / `heldBytes`, what deliveries whose first attempt started hold: 'drop-oldest' cannot drop it. */
   startedHeld = 0;
   startedBytes = 0;
@@ -78,6 +85,8 @@ export class Budget<V> {
    *   (`maxBatchBytes`).
    * @param sampled - whether `sizeOf` is the default estimate, whose figures may be sampled rather than
    *   taken for every item (see the class) when nothing else needs every item measured.
+   * @param staged - with `quick`: the inserts that skip the checks are those of a local store's staged
+   *   path ({@link stagedInsertsBelow}), not the quick path.
    */
   constructor(
     maxBuffered: number,
@@ -86,6 +95,7 @@ export class Budget<V> {
     quick: boolean,
     measureItems = false,
     sampled = false,
+    staged = false,
   ) {
     this.maxBuffered = maxBuffered;
     this.maxItems = maxBuffered;
@@ -95,10 +105,22 @@ export class Budget<V> {
     this.measureBytes = measureItems || (finite && !sampling);
     this.#sampler = sampling ? new ByteSampler() : undefined;
     this.#quick = quick && !this.measureBytes;
-    this.quickInsertsBelow = this.#quick ? maxBuffered : 0;
+    this.#staged = staged;
+    this.quickInsertsBelow = 0;
     this.#sizeOf = sizeOf;
-    // The first items are all measured: the quick path opens once the sample says something.
-    if (this.#sampler !== undefined) this.quickInsertsBelow = 0;
+    // The first items are all measured: the bound opens once the sample says something.
+    this.#setBound(this.#quick && this.#sampler === undefined ? maxBuffered : 0);
+  }
+
+  /** Sets the bound of whichever path skips the checks (see {@link quickInsertsBelow}). */
+  #setBound(bound: number): void {
+    if (this.#staged) this.stagedInsertsBelow = bound;
+    else this.quickInsertsBelow = bound;
+  }
+
+  /** Below this `held`, an insert needs no check (other than staging for a local store). */
+  get uncheckedBelow(): number {
+    return this.#staged ? this.stagedInsertsBelow : this.quickInsertsBelow;
   }
 
   /**
@@ -108,13 +130,14 @@ export class Budget<V> {
   rearm(): void {
     const sampler = this.#sampler;
     if (sampler === undefined || !this.#quick) return;
-    this.quickInsertsBelow = Math.min(this.maxBuffered, this.held + sampler.stride());
+    this.#setBound(Math.min(this.maxBuffered, this.held + sampler.stride()));
   }
 
-  /** No insert takes the quick path any more (the buffer closes). */
+  /** No insert skips the checks any more (the buffer closes). */
   stopQuickInserts(): void {
     this.#quick = false;
     this.quickInsertsBelow = 0;
+    this.stagedInsertsBelow = 0;
   }
 
   /** Whether the buffer has room: under both limits. */
@@ -148,7 +171,12 @@ export class Budget<V> {
     this.held -= count;
     this.heldBytes -= bytes;
     // Keep the distance to the next sample: a steady `held` must not stop the sampling.
-    if (this.#sampler !== undefined) this.quickInsertsBelow -= count;
+    if (this.#sampler !== undefined) this.#lowerBound(count);
+  }
+
+  #lowerBound(count: number): void {
+    if (this.#staged) this.stagedInsertsBelow -= count;
+    else this.quickInsertsBelow -= count;
   }
 
   /** A delivery's first attempt starts: its items become undroppable. */
@@ -161,7 +189,7 @@ export class Budget<V> {
   release(count: number, bytes: number, started: boolean): void {
     this.held -= count;
     this.heldBytes -= bytes;
-    if (this.#sampler !== undefined) this.quickInsertsBelow -= count;
+    if (this.#sampler !== undefined) this.#lowerBound(count);
     if (started) {
       this.startedHeld -= count;
       this.startedBytes -= bytes;
@@ -178,7 +206,7 @@ export class Budget<V> {
       const sampler = this.#sampler;
       if (sampler === undefined) return 0;
       if (this.#quick) {
-        // The quick path's bound (see rearm) already let the items between samples pass.
+        // The bound (see rearm) already let the items between samples pass.
         this.#sample(value);
       } else if (this.#unsampled > 0) {
         this.#unsampled--;

@@ -85,14 +85,17 @@ export function buildParts<K, V, M>(
               },
         );
   // With a backend, every insert takes the checked path, which stages it: the quick path stays as it is.
-  // So does `maxBatchBytes`, whose batches need every item's estimate.
+  // With a local one, the checked path has a quick case of its own (`stagedInsertsBelow`). Neither
+  // with `maxBatchBytes`, whose batches need every item's estimate.
+  const local = backend !== undefined && shared === undefined;
   const budget = new Budget<V>(
     resolved.maxBuffered,
     resolved.maxBufferedBytes,
     resolved.sizeOf,
-    backend === undefined,
+    backend === undefined || local,
     resolved.maxBatchBytes !== Number.POSITIVE_INFINITY,
     resolved.sizeOf === estimateSize,
+    local,
   );
   const timers = new TimerGroup();
   // With a store: each taken delivery's take number, until its first attempt may start (see `recorded`).

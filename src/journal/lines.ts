@@ -140,16 +140,21 @@ export class Lines<K> {
 
   #release(seqs: readonly number[]): void {
     let segment: Segment | undefined;
+    let end = 0;
+    // Items are moved only by a compaction, which is rare: without any, skip the lookup (a `Map.get`
+    // by number for every settled item: some 40 instructions per journaled item, cachegrind).
+    const moved = this.#moved.size > 0 ? this.#moved : undefined;
     for (const seq of seqs) {
-      const moved = this.#moved.get(seq);
-      if (moved !== undefined) {
-        this.#moved.delete(seq);
-        moved.unsettled--;
+      const place = moved?.get(seq);
+      if (place !== undefined) {
+        (moved as Map<number, Segment>).delete(seq);
+        place.unsettled--;
         continue;
       }
-      // Items of one batch mostly share a segment: look up again only when leaving it.
-      if (segment === undefined || seq < segment.firstSeq || !this.#within(segment, seq)) {
+      // Items of one batch mostly share a segment: look up again only when leaving it, `[firstSeq, end)`.
+      if (segment === undefined || seq < segment.firstSeq || seq >= end) {
         segment = segmentOf(this.segments, seq);
+        end = segment === undefined ? seq : this.#endOf(segment);
       }
       if (segment !== undefined) segment.unsettled--;
     }
@@ -190,9 +195,10 @@ export class Lines<K> {
     to.items += seqs.length;
   }
 
-  #within(segment: Segment, seq: number): boolean {
+  /** One past the last sequence number `segment` holds: the next segment's first (none for the last). */
+  #endOf(segment: Segment): number {
     const next = this.segments[this.segments.indexOf(segment) + 1];
-    return next === undefined || seq < next.firstSeq;
+    return next === undefined ? Number.POSITIVE_INFINITY : next.firstSeq;
   }
 
   /**
