@@ -13,7 +13,7 @@ import type { Writable } from 'node:stream';
 import type { Budget, ReadyOptions } from './budget.js';
 import type { Claims } from './claims.js';
 import { CLOSE_TIMEOUT, type CloseOptions, type CloseReport, type Closing } from './closing.js';
-import { FAILING, isCounted, QUEUED, RETRYING, RUNNING } from './delivery.js';
+import { isCounted, QUEUED } from './delivery.js';
 import { channels } from './diagnostics.js';
 import { BufferClosedError, describe, invalidArgType } from './errors.js';
 import type { Intake } from './intake.js';
@@ -27,6 +27,7 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
+import { partitionInfo } from './partition-info.js';
 import type { PartitionInfo, Partitions } from './partitions.js';
 import { buildParts } from './parts.js';
 import type { Settling } from './settling.js';
@@ -334,33 +335,7 @@ export class DataBuffer<K = unknown, V = unknown, M = unknown> implements AsyncD
    * store, the batches this buffer claimed and has not settled.
    */
   info(): PartitionInfo[] {
-    const parts = Array.from({ length: this.#partitions.count }, (_, partition) => ({
-      partition,
-      keys: 0,
-      items: 0,
-      inFlight: 0,
-      handlingErrors: 0,
-      queued: 0,
-      retrying: 0,
-    }));
-    const lines = this.#settling.lines;
-    for (const key of this.#store.keys()) {
-      const part = parts[this.#intake.partitionOf(key)]!;
-      part.items += this.#store.items(key)?.length ?? 0;
-      if (!lines.has(key)) part.keys++;
-    }
-    for (const first of lines.firsts()) {
-      const part = parts[first.partition]!;
-      part.keys++;
-      for (const delivery of lines.of(first.key)) {
-        if (isCounted(delivery)) part.items += delivery.items.length;
-        if (delivery.state === RUNNING) part.inFlight++;
-        else if (delivery.state === FAILING) part.handlingErrors++;
-        else if (delivery.state === RETRYING) part.retrying++;
-        else if (delivery.state === QUEUED) part.queued++;
-      }
-    }
-    return parts;
+    return partitionInfo(this.#partitions.count, this.#store, this.#intake.partitionOf, this.#settling.lines);
   }
 
   /**
