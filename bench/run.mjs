@@ -16,6 +16,7 @@ import { machine, markdownTable, svgChart, textTable } from './report.mjs';
 /** Scenario files, in the order of the issue. */
 export const SCENARIOS = [
   'insert-keys',
+  'insert-keys-gc',
   'insert-hot-key',
   'live-keys',
   'insert-many',
@@ -56,11 +57,15 @@ async function main() {
   }
 }
 
-/** Runs one scenario in a child process with `--expose-gc` and resolves with its rows. */
-function runChild(name) {
+/**
+ * Runs one scenario in a child process with `--expose-gc` (and the V8 flags the scenario module exports
+ * as `nodeFlags`, if any) and resolves with its rows.
+ */
+async function runChild(name) {
+  const { nodeFlags = [] } = await import(`./${name}.mjs`);
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ['--child', name, ...(ci ? ['--ci'] : [])], {
-      execArgv: ['--expose-gc', '--max-old-space-size=4096'],
+      execArgv: ['--expose-gc', '--max-old-space-size=4096', ...nodeFlags],
     });
     let rows;
     child.on('message', (message) => {
@@ -119,6 +124,13 @@ const NOTES = `## What each scenario does
    make 1M inserts: of numbers, and of fresh \`{ path, user, at }\` objects built inside the timed loop
    of both arms. The row marked "budgets lifted" makes 2M inserts with \`maxBuffered: Infinity,
    maxBufferedBytes: Infinity\`, a configuration kept for comparison only.
+   **1b** repeats the two default-options rows in a process started with
+   \`--no-allocation-site-pretenuring\`, as a diagnosis with no target: V8 pretenures the baseline's
+   \`[]\` (its site runs unoptimized at the start of each round, long enough for the mementos behind
+   its arrays to show that they survive), so the baseline's arrays go straight to the old generation,
+   while DataBuffer's batch arrays, made inside an \`insert\` that stays compiled, start young and are
+   copied by every scavenge (\`--trace-pretenuring-statistics\`: the baseline's site reaches "tenure",
+   DataBuffer's stops at "maybe tenure"). With pretenuring off, both arms' objects are placed alike.
 2. **Insert, one hot key**: the same with a single key (numbers; default options, then budgets lifted).
 3. **One million live keys**: 1M distinct keys inserted once each, nothing flushing: insert rate, and
    heap bytes per live key (\`process.memoryUsage().heapUsed\` after two GCs, before and after, keys
