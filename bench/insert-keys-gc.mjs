@@ -7,9 +7,9 @@
  * they survive young-generation collections, and only unoptimized code leaves mementos. The baseline's
  * `[]` is run unoptimized at the start of each round, until the loop is compiled on stack, and gets
  * tenured (`--trace-pretenuring-statistics`: "maybe tenure => tenure"), so its arrays go straight to
- * the old generation. DataBuffer's batch arrays are made by `insert`, which is compiled on its own and
- * stays compiled, so its site stops at "maybe tenure": its arrays start young and every scavenge copies
- * them. These rows show what is left between the two arms once V8 treats them alike.
+ * the old generation. DataBuffer's batch arrays are made inside `insert` (`ListStore.append`), whose
+ * code is optimized early and stays so: after the first scavenge no more mementos are left, its site stops
+ * at "maybe tenure", and its arrays start young and are copied by every scavenge. These rows show what is left between the two arms once V8 treats them alike.
  * @module
  */
 
